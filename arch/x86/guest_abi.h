@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The contract between ember and the code that runs inside its guests
+ * (rootfs/init.c, tests/guests/). Everything here is x86-specific.
+ */
+#ifndef EMBER_ARCH_X86_GUEST_ABI_H
+#define EMBER_ARCH_X86_GUEST_ABI_H
+
+/*
+ * Exit-status port: a byte written here ends the VM and becomes ember's
+ * exit code.  Chosen to match QEMU's isa-debug-exit default port so that
+ * guests written for either need no change of address (QEMU shifts the
+ * value, we do not).
+ */
+#define EMBER_EXIT_PORT 0x501
+
+/*
+ * Boot-timer device, compatible with Firecracker's: the guest writes the
+ * byte 123 at this guest-physical address once its init starts; ember
+ * records the time since its own exec (reported with --boot-timer).
+ */
+#define EMBER_BOOT_TIMER_GPA   0xc0000000ULL
+#define EMBER_BOOT_TIMER_MAGIC 123
+
+/* 8250 UART used as the console: COM1. */
+#define EMBER_UART_PORT 0x3f8
+#define EMBER_UART_IRQ  4
+
+/*
+ * Command-line keys read by rootfs/init.c from /proc/cmdline.  Values are
+ * percent-encoded (every byte outside [A-Za-z0-9/_.,:+=-] becomes %XX) so
+ * that spaces, quotes and newlines survive the kernel's command-line
+ * parser.  The kernel ignores unknown dotted parameters, so none of these
+ * leak into init's environment.
+ *   ember.arg=V     one argv element, in order (repeatable)
+ *   ember.env=K=V   one environment variable (repeatable)
+ *   ember.workdir=D working directory for the command
+ *   ember.tty=1     host stdin is a terminal: keep the guest tty cooked
+ */
+#define EMBER_CMDLINE_ARG     "ember.arg="
+#define EMBER_CMDLINE_ENV     "ember.env="
+#define EMBER_CMDLINE_WORKDIR "ember.workdir="
+#define EMBER_CMDLINE_TTY     "ember.tty="
+
+#endif

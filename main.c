@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ember's command line: parse flags into struct ember_config, call
+ * vm_run(), turn the outcome into an exit code.  Nothing else lives here.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vm/config.h"
+#include "vm/vm.h"
+
+static const char usage[] =
+	"usage: ember run [options] [-- COMMAND [ARGS...]]\n"
+	"       ember --help | --version\n"
+	"\n"
+	"Boots a Linux kernel in a KVM microVM and runs COMMAND in it; ember exits\n"
+	"with COMMAND's exit code.\n"
+	"\n"
+	"options:\n"
+	"  --kernel PATH    bzImage or ELF vmlinux (default: the guest built by 'make guest')\n"
+	"  --initrd PATH    initramfs (default: ember's, when --kernel is the default)\n"
+	"  --cmdline STR    extra kernel command-line words\n"
+	"  --mem SIZE       guest RAM, e.g. 256M or 2G (default 256M)\n"
+	"  --cpus N         vCPUs, 1-32 (default 1)\n"
+	"  --boot-timer     report when the guest's init starts (boot-timer device)\n"
+	"  --verbose        show kernel messages\n"
+	"\n"
+	"exit codes: COMMAND's own (128+N if killed by signal N); 123 the guest stopped\n"
+	"without an exit status (reset, triple fault, panic); 125 ember failed.\n"
+	"environment: EMBER_KERNEL, EMBER_INITRD override the default guest.\n";
+
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE };
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int die(const char *msg)
+{
+	fprintf(stderr, "ember: %s\n", msg);
+	return EMBER_EXIT_FAILURE;
+}
+
+/* The guest `make guest` builds, found next to the ember binary or installed. */
+static const char *default_guest_file(const char *env, const char *name, char *buf, size_t size)
+{
+	const char *from_env = getenv(env);
+	if (from_env && *from_env)
+		return from_env;
+
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		int len = snprintf(buf, size, "%.3800s/build/guest/%s", exe, name);
+		if (len > 0 && (size_t)len < size && access(buf, R_OK) == 0)
+			return buf;
+	}
+	snprintf(buf, size, "/usr/local/share/ember/%s", name);
+	return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+static int parse_run(int argc, char **argv, struct ember_config *cfg)
+{
+	char msg[512];
+
+	opterr = 0;
+	optind = 1;
+	for (;;) {
+		int opt = getopt_long(argc, argv, "+h", run_options, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case OPT_KERNEL: cfg->kernel = optarg; break;
+		case OPT_INITRD: cfg->initrd = optarg; break;
+		case OPT_CMDLINE: cfg->cmdline = optarg; break;
+		case OPT_BOOT_TIMER: cfg->boot_timer = true; break;
+		case OPT_VERBOSE: cfg->verbose = true; break;
+		case OPT_MEM:
+			if (config_parse_size(optarg, &cfg->mem_bytes)) {
+				snprintf(msg, sizeof(msg), "--mem %s: not a size (use e.g. 512M or 2G)", optarg);
+				return die(msg);
+			}
+			break;
+		case OPT_CPUS:
+			if (config_parse_uint(optarg, 1u << 20, &cfg->cpus)) {
+				snprintf(msg, sizeof(msg), "--cpus %s: not a whole number", optarg);
+				return die(msg);
+			}
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		case ':':
+			snprintf(msg, sizeof(msg), "%s needs a value (see ember --help)", argv[optind - 1]);
+			return die(msg);
+		default:
+			snprintf(msg, sizeof(msg), "unknown option %s (see ember --help)", argv[optind - 1]);
+			return die(msg);
+		}
+	}
+	cfg->argv = argv + optind;
+	cfg->argc = argc - optind;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ember_config cfg;
+	char kernel_buf[PATH_MAX], initrd_buf[PATH_MAX];
+
+	config_defaults(&cfg);
+	clock_gettime(CLOCK_MONOTONIC, &cfg.started_at);
+
+	if (argc < 2)
+		return fputs(usage, stderr), EMBER_EXIT_FAILURE;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return fputs(usage, stdout), 0;
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+		return printf("ember %s\n", EMBER_VERSION), 0;
+	if (strcmp(argv[1], "run")) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "unknown command '%s' (see ember --help)", argv[1]);
+		return die(msg);
+	}
+
+	int rc = parse_run(argc - 1, argv + 1, &cfg);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (!cfg.kernel) {
+		cfg.kernel = default_guest_file("EMBER_KERNEL", "bzImage", kernel_buf, sizeof(kernel_buf));
+		if (cfg.kernel && !cfg.initrd)
+			cfg.initrd = default_guest_file("EMBER_INITRD", "initramfs.cpio.gz", initrd_buf,
+							sizeof(initrd_buf));
+	}
+
+	struct ember_err err = { "" };
+	if ((rc = config_validate(&cfg, &err)))
+		return die(err.msg);
+	rc = vm_run(&cfg, &err);
+	if (rc < 0)
+		return die(err.msg[0] ? err.msg : "failed");
+	return rc;
+}

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ember-init: the guest's /init (PID 1).  Mounts the usual file systems,
+ * signals the boot timer, runs the command given by ember.* keys on the
+ * kernel command line (arch/x86/guest_abi.h), reaps everything, and hands
+ * the command's exit status to ember through the exit port.
+ *
+ * Exit status: the command's own code; 128+N if signal N killed it; 127 if
+ * it was not found, 126 if it could not be executed; 125 if init itself
+ * failed (bad command line, working directory, fork).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "arch/x86/guest_abi.h"
+#include "rootfs/init_cmdline.h"
+
+#define STATUS_INIT_FAILED 125
+
+static void mount_one(const char *type, const char *dir, const char *opts)
+{
+	/* The kernel may have mounted devtmpfs already (DEVTMPFS_MOUNT): EBUSY is fine. */
+	if (mount(type, dir, type, MS_NOSUID, opts) < 0 && errno != EBUSY)
+		fprintf(stderr, "ember-init: mount %s on %s: %s\n", type, dir, strerror(errno));
+}
+
+/* Firecracker-compatible boot timer: ember timestamps this write.  Best effort. */
+static void boot_timer(void)
+{
+	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	long pg = sysconf(_SC_PAGESIZE);
+	volatile uint8_t *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	                           (off_t)EMBER_BOOT_TIMER_GPA);
+	if (p != MAP_FAILED) {
+		*p = EMBER_BOOT_TIMER_MAGIC;
+		munmap((void *)p, (size_t)pg);
+	}
+	close(fd);
+}
+
+/* /proc/cmdline into a static buffer: x86 caps the command line at 2 KiB anyway. */
+static const char *read_cmdline(void)
+{
+	static char buf[16384];
+	size_t n = 0;
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r;
+		while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			n += (size_t)r;
+		}
+		close(fd);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A clean environment: the kernel passes init any unknown key=value it saw. */
+static int setup_env(const struct init_cmdline *c)
+{
+	if (clearenv() != 0 || setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) ||
+	    setenv("HOME", "/root", 1) || setenv("TERM", "linux", 1))
+		return -1;
+	for (size_t i = 0; i < c->envc; i++) {
+		/* putenv() keeps the pointer; c->env lives until exec. */
+		if (putenv(c->env[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Without a host terminal, ember's console is a byte pipe: the guest tty must
+ * not echo, buffer lines, turn \n into \r\n, or turn ^C into a signal.
+ */
+static void console_raw(void)
+{
+	struct termios t;
+	if (tcgetattr(0, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(0, TCSANOW, &t);
+	}
+}
+
+static pid_t spawn(char **argv)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	/*
+	 * A session of its own with the console as controlling tty, so that a
+	 * shell gets job control and ^C reaches the foreground job.  Opening
+	 * /dev/console never makes it a controlling tty by itself.
+	 */
+	setsid();
+	ioctl(0, TIOCSCTTY, 0);
+	execvp(argv[0], argv);
+	int err = errno;
+	fprintf(stderr, "ember-init: %s: %s\n", argv[0], strerror(err));
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/* Reaps every child (orphans are ours as PID 1) until `pid` exits; returns its status. */
+static int wait_for(pid_t pid)
+{
+	for (;;) {
+		int st;
+		pid_t r = waitpid(-1, &st, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return STATUS_INIT_FAILED; /* ECHILD: cannot happen while pid lives */
+		}
+		if (r != pid)
+			continue;
+		if (WIFEXITED(st))
+			return WEXITSTATUS(st);
+		return 128 + WTERMSIG(st);
+	}
+}
+
+static int run(void)
+{
+	static char *sh[] = { "/bin/sh", NULL };
+	struct init_cmdline c;
+	int status = STATUS_INIT_FAILED;
+	pid_t pid;
+
+	if (init_cmdline_parse(&c, read_cmdline()) < 0) {
+		fprintf(stderr, "ember-init: kernel command line: %s\n", c.error);
+		goto out;
+	}
+	if (setup_env(&c) < 0) {
+		fprintf(stderr, "ember-init: environment: %s\n", strerror(errno));
+		goto out;
+	}
+	if (!c.tty)
+		console_raw();
+	if (c.workdir && chdir(c.workdir) < 0) {
+		fprintf(stderr, "ember-init: cd %s: %s\n", c.workdir, strerror(errno));
+		goto out;
+	}
+	pid = spawn(c.argc ? c.argv : sh);
+	if (pid < 0) {
+		fprintf(stderr, "ember-init: fork: %s\n", strerror(errno));
+		goto out;
+	}
+	status = wait_for(pid);
+out:
+	init_cmdline_free(&c);
+	return status;
+}
+
+int main(void)
+{
+	/* /dev first: the boot timer needs /dev/mem, and it should fire early. */
+	mount_one("devtmpfs", "/dev", "mode=0755");
+	boot_timer();
+	mount_one("proc", "/proc", NULL);
+	mount_one("sysfs", "/sys", NULL);
+	mkdir("/dev/pts", 0755);
+	mount_one("devpts", "/dev/pts", "gid=5,mode=620,ptmxmode=666");
+	mount_one("tmpfs", "/tmp", "mode=1777");
+	mount_one("tmpfs", "/run", "mode=0755");
+
+	int status = run();
+	fflush(NULL);
+	sync();
+
+	/* ember ends the VM on this write; nothing after it should run. */
+	if (ioperm(EMBER_EXIT_PORT, 1, 1) == 0)
+		outb((unsigned char)status, EMBER_EXIT_PORT);
+	/* Not under ember (or no ioperm): power off like any init would. */
+	reboot(RB_POWER_OFF);
+	return status;
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Boots each tiny test guest (tests/guests/*.c, built by `make guests`) under
+# the real ./ember and /dev/kvm, and checks ember's errors for bad input.
+# One line per check: `ok - NAME` or `not ok - NAME: details`, then the
+# summary `N passed, M failed`.  Exit status 0 only when nothing failed.
+#
+#   make guests-test                      (builds ember and the guests first)
+#   EMBER=/path/to/ember tests/guests/run.sh [NAME-FILTER]
+#
+# Each run is guarded by `timeout` so that a hung guest is a failure, not a
+# stuck CI.  Runs are sequential: on kvm_pvm hosts two guests side by side
+# are each much slower.
+set -u
+cd "$(dirname "$0")/../.."
+
+EMBER=${EMBER:-./ember}
+G=${GUEST_BUILD:-build/guests}
+TIMEOUT=${GUEST_TIMEOUT:-20}
+FILTER=${1:-}
+
+# ember's own exit codes (main.c); everything that depends on them is here.
+RC_NO_STATUS=123 # guest stopped without reporting a status (triple fault, reset)
+RC_ERROR=125     # ember itself failed: bad flags, bad image, KVM error
+RC_TIMEOUT=124   # from timeout(1), not ember
+
+passed=0 failed=0
+ok()     { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
+summary() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ulimit -c 0 # a crash is reported below; no core files in the tree
+
+# Excerpt of a captured file for failure details: quoted, newlines as \n.
+show() {
+	local s
+	s=$(head -c 300 "$1"; echo .)
+	s=${s%.}
+	printf "'%s'" "${s//$'\n'/\\n}"
+}
+
+# run NAME ARGS...: runs ember; sets $rc, $tmp/out, $tmp/err.
+# Returns 1 (check skipped) when NAME does not match the filter.
+run() {
+	local name=$1; shift
+	[[ -z $FILTER || $name == *$FILTER* ]] || return 1
+	timeout -k 5 "$TIMEOUT" "$EMBER" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+# rc_wrong WANT: prints why $rc is not WANT (nothing when it is).
+rc_wrong() {
+	local why
+	if [ "$rc" -eq "$1" ]; then return 1; fi
+	if [ "$rc" -eq "$RC_TIMEOUT" ]; then why="timed out after ${TIMEOUT}s"
+	elif [ "$rc" -ge 128 ]; then why="killed by signal $((rc - 128))"
+	else why="exit code $rc, want $1"
+	fi
+	[ -s "$tmp/out" ] && why="$why; stdout: $(show "$tmp/out")"
+	[ -s "$tmp/err" ] && why="$why; stderr: $(show "$tmp/err")"
+	echo "$why"
+}
+
+# guest NAME RC STDOUT ARGS...: exit code RC, stdout exactly STDOUT (printf %b).
+guest() {
+	local name=$1 want_rc=$2 want_out=$3 why; shift 3
+	run "$name" "$@" || return 0
+	printf '%b' "$want_out" >"$tmp/want"
+	if why=$(rc_wrong "$want_rc"); then not_ok "$name" "$why"
+	elif ! cmp -s "$tmp/out" "$tmp/want"; then
+		not_ok "$name" "stdout $(show "$tmp/out"), want $(show "$tmp/want")"
+	else ok "$name"
+	fi
+}
+
+# guest_out_has NAME RC TEXT ARGS...: exit code RC, TEXT somewhere on stdout.
+guest_out_has() {
+	local name=$1 want_rc=$2 text=$3 why; shift 3
+	run "$name" "$@" || return 0
+	if why=$(rc_wrong "$want_rc"); then not_ok "$name" "$why"
+	elif ! grep -qF -- "$text" "$tmp/out"; then
+		not_ok "$name" "stdout $(show "$tmp/out") lacks '$text'"
+	else ok "$name"
+	fi
+}
+
+# guest_err_has NAME RC REGEX ARGS...: exit code RC, stderr matches REGEX (any case).
+guest_err_has() {
+	local name=$1 want_rc=$2 regex=$3 why; shift 3
+	run "$name" "$@" || return 0
+	if why=$(rc_wrong "$want_rc"); then not_ok "$name" "$why"
+	elif ! grep -qiE -- "$regex" "$tmp/err"; then
+		not_ok "$name" "stderr $(show "$tmp/err") does not match /$regex/i"
+	else ok "$name"
+	fi
+}
+
+# bad_input NAME ARGS...: ember refuses with RC_ERROR, one stderr line
+# starting "ember: ", nothing on stdout.
+bad_input() {
+	local name=$1 why; shift
+	run "$name" "$@" || return 0
+	if why=$(rc_wrong "$RC_ERROR"); then not_ok "$name" "$why"
+	elif [ "$(wc -l <"$tmp/err")" -ne 1 ] || [ -n "$(tail -c 1 "$tmp/err")" ]; then
+		not_ok "$name" "stderr is not exactly one line: $(show "$tmp/err")"
+	elif [ "$(head -c 7 "$tmp/err")" != "ember: " ]; then
+		not_ok "$name" "stderr does not start with 'ember: ': $(show "$tmp/err")"
+	elif [ -s "$tmp/out" ]; then
+		not_ok "$name" "unexpected stdout $(show "$tmp/out")"
+	else ok "$name"
+	fi
+}
+
+# ---- preflight: without these nothing below means anything ---------------
+missing=
+[ -x "$EMBER" ] || missing="$missing $EMBER"
+for f in hello exit_status triple_fault unknown_port uart_probe boot_timer cpus; do
+	[ -f "$G/$f.elf" ] || missing="$missing $G/$f.elf"
+done
+if [ -n "$missing" ]; then
+	not_ok "setup" "missing:$missing (run: make ember guests)"
+	summary
+fi
+
+# Bad kernel images, made fresh each run.
+: >"$tmp/empty"
+head -c 4096 /dev/urandom >"$tmp/random"
+head -c 100 "$G/hello.elf" >"$tmp/truncated.elf"
+
+# ---- guests ----------------------------------------------------------------
+#             name                rc             stdout (exact)           ember arguments
+guest         hello               0              'hello from guest\n'     run --kernel "$G/hello.elf"
+guest         hello-mem-64M       0              'hello from guest\n'     run --kernel "$G/hello.elf" --mem 64M
+guest         exit-default        42             ''                       run --kernel "$G/exit_status.elf"
+guest         exit-7              7              ''                       run --kernel "$G/exit_status.elf" --cmdline status=7
+guest         exit-0              0              ''                       run --kernel "$G/exit_status.elf" --cmdline status=0
+guest         exit-255            255            ''                       run --kernel "$G/exit_status.elf" --cmdline "quiet status=255"
+guest         triple-fault        $RC_NO_STATUS  ''                       run --kernel "$G/triple_fault.elf"
+guest         unknown-ports       0              'unknown ports ok\n'     run --kernel "$G/unknown_port.elf"
+guest         uart-probe          0              'uart ok\n'              run --kernel "$G/uart_probe.elf"
+guest         boot-timer          0              'timer written\n'        run --kernel "$G/boot_timer.elf" --boot-timer
+#             name                rc             stderr matches (any case)
+guest_err_has boot-timer-report   0              'boot'                   run --kernel "$G/boot_timer.elf" --boot-timer
+#             name                rc             stdout contains
+guest_out_has cmdline             0              'hello-cmdline status=3' run --kernel "$G/cpus.elf" --cmdline "hello-cmdline status=3"
+guest_out_has cpus-2              0              'hello-cmdline status=3' run --kernel "$G/cpus.elf" --cmdline "hello-cmdline status=3" --cpus 2
+guest_out_has cpus-4              0              'hello-cmdline status=3' run --kernel "$G/cpus.elf" --cmdline "hello-cmdline status=3" --cpus 4
+
+# ---- bad input: exit 125, one line "ember: ..." on stderr -----------------
+#             name                ember arguments
+bad_input     kernel-missing      run --kernel /nonexistent
+bad_input     kernel-empty        run --kernel "$tmp/empty"
+bad_input     kernel-random       run --kernel "$tmp/random"
+bad_input     kernel-truncated    run --kernel "$tmp/truncated.elf"
+bad_input     mem-0               run --kernel "$G/hello.elf" --mem 0
+bad_input     mem-3x              run --kernel "$G/hello.elf" --mem 3x
+bad_input     cpus-0              run --kernel "$G/hello.elf" --cpus 0
+bad_input     cpus-1000           run --kernel "$G/hello.elf" --cpus 1000
+bad_input     unknown-flag        run --kernel "$G/hello.elf" --bogus
+
+summary

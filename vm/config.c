@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "vm/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void config_defaults(struct ember_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_bytes = EMBER_DEFAULT_MEM;
+	cfg->cpus = 1;
+}
+
+int config_parse_size(const char *text, uint64_t *bytes)
+{
+	if (!text || !isdigit((unsigned char)text[0]))
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long n = strtoull(text, &end, 10);
+	if (errno)
+		return -EINVAL;
+
+	unsigned shift = 0;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': break;
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	/* Accept "512M", "512MB", "512MiB". */
+	if (shift && (!strcmp(end, "B") || !strcmp(end, "iB") || !strcmp(end, "b")))
+		end += strlen(end);
+	if (*end)
+		return -EINVAL;
+	if (n == 0 || (shift && n > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*bytes = (uint64_t)n << shift;
+	return 0;
+}
+
+int config_parse_uint(const char *text, unsigned max, unsigned *value)
+{
+	if (!text || !isdigit((unsigned char)text[0]))
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long n = strtoul(text, &end, 10);
+	if (errno || *end || n > max)
+		return -EINVAL;
+	*value = (unsigned)n;
+	return 0;
+}
+
+static int check_readable_file(const char *flag, const char *path, struct ember_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ember_fail(err, errno, "%s %s: %s", flag, path, strerror(errno));
+	int rc = fstat(fd, &st);
+	int saved = errno;
+	close(fd);
+	if (rc < 0)
+		return ember_fail(err, saved, "%s %s: %s", flag, path, strerror(saved));
+	if (!S_ISREG(st.st_mode))
+		return ember_fail(err, EINVAL, "%s %s: not a regular file", flag, path);
+	if (st.st_size == 0)
+		return ember_fail(err, EINVAL, "%s %s: file is empty", flag, path);
+	return 0;
+}
+
+int config_validate(const struct ember_config *cfg, struct ember_err *err)
+{
+	if (!cfg->kernel)
+		return ember_fail(err, EINVAL,
+				  "no kernel: pass --kernel PATH or build the default guest with 'make guest'");
+	int rc = check_readable_file("--kernel", cfg->kernel, err);
+	if (rc)
+		return rc;
+	if (cfg->initrd && (rc = check_readable_file("--initrd", cfg->initrd, err)))
+		return rc;
+	if (cfg->cpus == 0 || cfg->cpus > EMBER_MAX_CPUS)
+		return ember_fail(err, EINVAL, "--cpus %u: must be between 1 and %d", cfg->cpus,
+				  EMBER_MAX_CPUS);
+	if (cfg->mem_bytes < EMBER_MIN_MEM || cfg->mem_bytes > EMBER_MAX_MEM)
+		return ember_fail(err, EINVAL, "--mem: %llu bytes is outside 16M..1T",
+				  (unsigned long long)cfg->mem_bytes);
+	if (cfg->mem_bytes & 0xfff)
+		return ember_fail(err, EINVAL, "--mem: must be a multiple of 4K");
+	if (cfg->cmdline && strlen(cfg->cmdline) >= EMBER_CMDLINE_MAX)
+		return ember_fail(err, E2BIG, "--cmdline: %zu bytes, the kernel takes at most %d",
+				  strlen(cfg->cmdline), EMBER_CMDLINE_MAX - 1);
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* What the user asked for, after parsing and validation. */
+#ifndef EMBER_VM_CONFIG_H
+#define EMBER_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vm/error.h"
+
+#define EMBER_MAX_CPUS      32
+#define EMBER_MIN_MEM       (16ULL << 20)
+#define EMBER_MAX_MEM       (1ULL << 40)
+#define EMBER_DEFAULT_MEM   (256ULL << 20)
+#define EMBER_CMDLINE_MAX   2048 /* x86 COMMAND_LINE_SIZE, including the NUL */
+
+struct ember_config {
+	const char *kernel;      /* bzImage or ELF vmlinux */
+	const char *initrd;      /* optional */
+	const char *cmdline;     /* extra kernel command line from --cmdline */
+	bool cmdline_replace;    /* --cmdline given: it replaces ember's defaults */
+	uint64_t mem_bytes;
+	unsigned cpus;
+	bool boot_timer;         /* report the guest's boot-timer write */
+	bool verbose;            /* show kernel messages */
+	char *const *argv;       /* command for the guest init (after "--"), may be empty */
+	int argc;
+	struct timespec started_at; /* CLOCK_MONOTONIC at exec: the origin of every timing */
+};
+
+void config_defaults(struct ember_config *cfg);
+
+/* "512M", "2G", "1048576", "64K": a byte count; rejects junk, zero and overflow. */
+int config_parse_size(const char *text, uint64_t *bytes);
+
+/* Whole-number parser for flags like --cpus: rejects junk and overflow. */
+int config_parse_uint(const char *text, unsigned max, unsigned *value);
+
+/* Cross-field checks and file existence; fills err with the flag at fault. */
+int config_validate(const struct ember_config *cfg, struct ember_err *err);
+
+#endif

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "vm/loop.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+int loop_init(struct loop *loop)
+{
+	memset(loop, 0, sizeof(*loop));
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	return loop->epoll_fd < 0 ? -errno : 0;
+}
+
+void loop_destroy(struct loop *loop)
+{
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	loop->epoll_fd = -1;
+}
+
+int loop_add(struct loop *loop, int fd, uint32_t events, loop_fn fn, void *opaque)
+{
+	if (loop->nr == LOOP_MAX_HANDLERS)
+		return -ENOSPC;
+	struct loop_handler *h = &loop->handler[loop->nr];
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	*h = (struct loop_handler){ fd, fn, opaque };
+	loop->nr++;
+	return 0;
+}
+
+int loop_remove(struct loop *loop, int fd)
+{
+	for (unsigned i = 0; i < loop->nr; i++) {
+		if (loop->handler[i].fd != fd)
+			continue;
+		epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		/* Handlers are addressed by pointer from epoll: keep slots stable. */
+		loop->handler[i].fd = -1;
+		loop->handler[i].fn = NULL;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int loop_run(struct loop *loop)
+{
+	struct epoll_event ev[8];
+
+	while (!loop->quit) {
+		int n = epoll_wait(loop->epoll_fd, ev, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n && !loop->quit; i++) {
+			struct loop_handler *h = ev[i].data.ptr;
+			if (h->fn)
+				h->fn(h->opaque, ev[i].events);
+		}
+	}
+	return 0;
+}

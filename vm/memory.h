@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Guest RAM.  The ONLY way any part of ember turns a guest-physical
+ * address into a host pointer: every accessor checks the whole range
+ * against the regions, so a guest-supplied address or length can never
+ * reach outside guest RAM.
+ */
+#ifndef EMBER_VM_MEMORY_H
+#define EMBER_VM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm/error.h"
+
+#define GUEST_MEM_MAX_REGIONS 4
+
+struct guest_region {
+	uint64_t gpa;   /* first guest-physical address */
+	uint64_t size;  /* bytes */
+	uint8_t *host;  /* host mapping of gpa */
+};
+
+struct guest_memory {
+	struct guest_region region[GUEST_MEM_MAX_REGIONS];
+	unsigned nr_regions;
+	uint8_t *mapping;      /* one anonymous mapping backing all regions */
+	uint64_t mapping_size;
+};
+
+/*
+ * Maps `total` bytes of RAM laid out by the architecture (see
+ * arch_memory_layout()): regions are filled in order from `layout`.
+ */
+int guest_memory_create(struct guest_memory *mem, const struct guest_region *layout,
+			unsigned nr_regions, struct ember_err *err);
+void guest_memory_destroy(struct guest_memory *mem);
+
+/* Host pointer for [gpa, gpa+len) if it lies wholly inside one region, else NULL. */
+void *guest_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
+
+/* Copies with the same check; return 0 or -EFAULT. */
+int guest_read(const struct guest_memory *mem, uint64_t gpa, void *dst, size_t len);
+int guest_write(const struct guest_memory *mem, uint64_t gpa, const void *src, size_t len);
+
+/* Total RAM bytes across regions. */
+uint64_t guest_memory_size(const struct guest_memory *mem);
+
+#endif
