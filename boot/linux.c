@@ -6,8 +6,12 @@
  */
 #include "boot/boot.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "boot/lz4.h"
 
 #define HDR_MAGIC        0x53726448 /* "HdrS" at 0x202 */
 #define XLF_KERNEL_64    (1u << 0)
@@ -71,6 +75,62 @@ int bzimage_parse(const uint8_t *img, size_t size, struct bzimage_header *hdr,
 	return 0;
 }
 
+/*
+ * An LZ4 payload is unpacked here and its vmlinux loaded at its own
+ * physical addresses, entered at startup_64 like an ELF kernel: the guest
+ * skips its decompressor entirely.  Returns 1 if the payload is not LZ4.
+ */
+static int load_unpacked(const struct guest_memory *mem, const uint8_t *img,
+			 const struct bzimage_header *hdr, struct boot_info *boot,
+			 struct ember_err *err)
+{
+	const uint8_t *payload = img + hdr->setup_size + hdr->payload_offset;
+	size_t len = hdr->payload_length;
+	if (len < 8 || !lz4_is_legacy(payload, len))
+		return 1;
+
+	uint32_t unpacked_size;
+	memcpy(&unpacked_size, payload + len - 4, 4); /* the build appends it, little-endian */
+	uint8_t *vmlinux;
+	int rc = lz4_unpack_legacy(payload, len - 4, unpacked_size, &vmlinux, err);
+	if (rc)
+		return rc;
+	rc = elf_load(mem, vmlinux, unpacked_size, boot, err);
+	if (rc == 0) {
+		/* startup_64 with boot_params (e_entry), even if vmlinux has a PVH note. */
+		Elf64_Ehdr eh;
+		memcpy(&eh, vmlinux, sizeof(eh));
+		boot->protocol = BOOT_LINUX_64;
+		boot->entry = eh.e_entry;
+	}
+	free(vmlinux);
+	return rc;
+}
+
+/* The protected-mode kernel as is, decompressed by its own code in the guest. */
+static int load_packed(const struct guest_memory *mem, const uint8_t *img, size_t size,
+		       const struct bzimage_header *hdr, uint64_t load_addr,
+		       struct boot_info *boot, struct ember_err *err)
+{
+	size_t kernel_size = size - hdr->setup_size;
+	/* The kernel decompresses in place and needs init_size bytes from its load address. */
+	uint64_t footprint = hdr->init_size > kernel_size ? hdr->init_size : kernel_size;
+	void *dst = guest_ptr(mem, load_addr, footprint);
+	if (!dst)
+		return ember_fail(err, ENOMEM,
+				  "kernel needs %llu MiB from %#llx to unpack: give the guest more --mem",
+				  (unsigned long long)(footprint >> 20) + 1, (unsigned long long)load_addr);
+	memcpy(dst, img + hdr->setup_size, kernel_size);
+
+	memset(boot, 0, sizeof(*boot));
+	boot->protocol = BOOT_LINUX_64;
+	boot->entry = load_addr + 0x200; /* startup_64 */
+	boot->kernel_start = load_addr;
+	boot->kernel_end = load_addr + footprint;
+	boot->format = "bzImage";
+	return 0;
+}
+
 int bzimage_load(const struct guest_memory *mem, const uint8_t *img, size_t size,
 		 uint64_t load_addr, struct boot_info *boot, struct ember_err *err)
 {
@@ -79,21 +139,18 @@ int bzimage_load(const struct guest_memory *mem, const uint8_t *img, size_t size
 	if (rc)
 		return rc;
 
-	size_t kernel_size = size - hdr.setup_size;
-	/* The kernel decompresses in place and needs init_size bytes from its load address. */
-	uint64_t footprint = hdr.init_size > kernel_size ? hdr.init_size : kernel_size;
-	void *dst = guest_ptr(mem, load_addr, footprint);
-	if (!dst)
-		return ember_fail(err, ENOMEM,
-				  "kernel needs %llu MiB from %#llx to unpack: give the guest more --mem",
-				  (unsigned long long)(footprint >> 20) + 1, (unsigned long long)load_addr);
-	memcpy(dst, img + hdr.setup_size, kernel_size);
+	rc = load_unpacked(mem, img, &hdr, boot, err);
+	if (rc == 0) {
+		/* The kernel still uses memory up to init_size past where it runs. */
+		if (boot->kernel_start + hdr.init_size > boot->kernel_end)
+			boot->kernel_end = boot->kernel_start + hdr.init_size;
+		boot->format = "bzImage (LZ4, unpacked by ember)";
+	} else if (rc > 0) {
+		rc = load_packed(mem, img, size, &hdr, load_addr, boot, err);
+	}
+	if (rc)
+		return rc;
 
-	memset(boot, 0, sizeof(*boot));
-	boot->protocol = BOOT_LINUX_64;
-	boot->entry = load_addr + 0x200; /* startup_64 */
-	boot->kernel_start = load_addr;
-	boot->kernel_end = load_addr + footprint;
 	boot->has_setup_header = true;
 	boot->setup_header_len = hdr.header_len;
 	memcpy(boot->setup_header, img + BZIMAGE_HDR_OFFSET, hdr.header_len);
@@ -102,6 +159,5 @@ int bzimage_load(const struct guest_memory *mem, const uint8_t *img, size_t size
 	/* XLF_CAN_BE_LOADED_ABOVE_4G (bit 1) lets the initrd live anywhere. */
 	if (hdr.xloadflags & (1u << 1))
 		boot->initrd_max = UINT64_MAX;
-	boot->format = "bzImage";
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -92,6 +93,12 @@ static bool dispatch_exit(struct vcpu *vcpu)
 		return true;
 	case KVM_EXIT_SHUTDOWN:
 		/* Triple fault: on a one-shot VM, a reset is the end. */
+		if (vcpu->vm->cfg->verbose) {
+			struct kvm_regs regs;
+			if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+				fprintf(stderr, "ember: vCPU %u triple-faulted at rip %#llx\r\n",
+					vcpu->id, (unsigned long long)regs.rip);
+		}
 		vm_stop(vcpu->vm, EMBER_EXIT_NO_STATUS);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:

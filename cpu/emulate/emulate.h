@@ -59,8 +59,9 @@ struct emu_cpu {
 
 /*
  * Guest-physical memory, implemented by the VMM.  Each callback returns 0
- * or -errno; an error aborts the emulation and emu_* returns it unchanged.
- * Accesses never cross a 4 KiB page boundary.
+ * or -errno; an error aborts the emulation and emu_* returns it (a
+ * callback's -EFAULT becomes -EIO: -EFAULT here always means "the guest
+ * faulted").  Accesses never cross a 4 KiB page boundary.
  *
  * cmpxchg_phys: atomically (with respect to other vCPUs) compare len bytes
  * (8 or 16, naturally aligned when 16) at gpa with *expected; if equal,

@@ -5,6 +5,8 @@
 #ifndef EMBER_CPU_EMULATE_INTERNAL_H
 #define EMBER_CPU_EMULATE_INTERNAL_H
 
+#include <errno.h>
+
 #include "cpu/emulate/emulate.h"
 
 /* Architectural bits (SDM Vol 3A §2.5, §2.2.1, Vol 1 §3.4.3). */
@@ -40,6 +42,16 @@
  * negative errno; success is 0.
  */
 #define EMU_RAISED 1
+
+/*
+ * A callback's error as ours: -EFAULT is reserved for "the guest faulted"
+ * (emu_read_linear and friends), so a callback's -EFAULT or positive
+ * value becomes -EIO.
+ */
+static inline int emu_cb_err(int r)
+{
+	return r == 0 ? 0 : (r < 0 && r != -EFAULT) ? r : -EIO;
+}
 
 /* ---- opcodes.c: per-opcode decode attributes ----------------------- */
 #define OP_MODRM	0x01	/* has a ModRM byte */

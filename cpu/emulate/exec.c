@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Instruction execution: the dispatcher, and the instructions too small
+ * for a file of their own (int3, fwait, clac/stac, popcnt).  MOV forms are
+ * in mov.c, cmpxchg8b/16b in cmpxchg.c.  An instruction either completes
+ * (emu_finish) or raises an exception before changing any state.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cpu/emulate/internal.h"
+
+static int exec_unsupported(struct emu_env *e)
+{
+	e->res->status = EMU_UNSUPPORTED;
+	return 0;
+}
+
+/* int3 (cc): a trap, so the pushed RIP is the next instruction (Vol 3A §6.4.2). */
+static int exec_int3(struct emu_env *e)
+{
+	emu_finish(e);
+	emu_raise(e, EMU_VEC_BP, false, 0);
+	e->res->exc.soft = true;
+	return 0;
+}
+
+/*
+ * fwait (9b): #NM if CR0.MP and CR0.TS are both set (Vol 2A "WAIT/FWAIT").
+ * A pending unmasked x87 exception (#MF) is not visible here and is not
+ * checked.
+ */
+static int exec_fwait(struct emu_env *e)
+{
+	if ((e->cpu->cr0 & (X86_CR0_MP | X86_CR0_TS)) == (X86_CR0_MP | X86_CR0_TS))
+		return emu_raise(e, EMU_VEC_NM, false, 0);
+	emu_finish(e);
+	return 0;
+}
+
+/* clac (0f 01 ca), stac (0f 01 cb): #UD with LOCK or at CPL > 0 (Vol 2A "CLAC"). */
+static int exec_clac_stac(struct emu_env *e)
+{
+	const struct emu_insn *in = e->insn;
+
+	if (in->prefixes & (EMU_PFX_OPSIZE | EMU_PFX_REP | EMU_PFX_REPNE))
+		return exec_unsupported(e);
+	if ((in->prefixes & EMU_PFX_LOCK) || e->cpu->cpl > 0)
+		return emu_raise(e, EMU_VEC_UD, false, 0);
+	if (in->modrm == 0xca)
+		e->cpu->rflags &= ~X86_FLAGS_AC;
+	else
+		e->cpu->rflags |= X86_FLAGS_AC;
+	emu_finish(e);
+	return 0;
+}
+
+/*
+ * popcnt r, r/m (f3 0f b8 /r): ZF = (source == 0); OF SF AF CF PF cleared
+ * (Vol 2B "POPCNT").
+ */
+static int exec_popcnt(struct emu_env *e)
+{
+	const struct emu_insn *in = e->insn;
+	uint64_t src;
+	int r;
+
+	if (in->last_rep != 0xf3)
+		return exec_unsupported(e);	/* 0f b8 alone is jmpe (IA-64) */
+	if (in->prefixes & EMU_PFX_LOCK)
+		return emu_raise(e, EMU_VEC_UD, false, 0);
+	r = emu_rm_read(e, in->opsize, &src);
+	if (r)
+		return r;
+	emu_reg_set(e, in->reg, in->opsize, (uint64_t)__builtin_popcountll(src));
+	e->cpu->rflags &= ~(X86_FLAGS_OF | X86_FLAGS_SF | X86_FLAGS_ZF |
+			    X86_FLAGS_AF | X86_FLAGS_CF | X86_FLAGS_PF);
+	if (!src)
+		e->cpu->rflags |= X86_FLAGS_ZF;
+	emu_finish(e);
+	return 0;
+}
+
+static int exec_1b(struct emu_env *e)
+{
+	switch (e->insn->opcode) {
+	case 0xcc:
+		return exec_int3(e);
+	case 0x9b:
+		return exec_fwait(e);
+	case 0x88: case 0x89: case 0x8a: case 0x8b:
+	case 0xa0: case 0xa1: case 0xa2: case 0xa3:
+	case 0xc6: case 0xc7:
+		return emu_exec_mov(e);
+	default:
+		return exec_unsupported(e);
+	}
+}
+
+static int exec_0f(struct emu_env *e)
+{
+	const struct emu_insn *in = e->insn;
+
+	switch (in->opcode) {
+	case 0x01:
+		if (in->modrm == 0xca || in->modrm == 0xcb)
+			return exec_clac_stac(e);
+		return exec_unsupported(e);
+	case 0xb8:
+		return exec_popcnt(e);
+	case 0xc7:
+		if ((in->reg & 7) == 1)
+			return emu_exec_cmpxchg(e);
+		return exec_unsupported(e);
+	case 0xb6: case 0xb7: case 0xbe: case 0xbf:
+		return emu_exec_mov(e);
+	default:
+		return exec_unsupported(e);
+	}
+}
+
+int emu_execute(struct emu_cpu *cpu, const struct emu_insn *insn,
+		const struct emu_mem_ops *ops, void *ctx,
+		struct emu_result *res)
+{
+	struct emu_env e = { .cpu = cpu, .insn = insn, .ops = ops, .ctx = ctx, .res = res };
+	int r;
+
+	if (!cpu || !insn || !ops || !res || !insn->len || insn->len > EMU_MAX_INSN_LEN)
+		return -EINVAL;
+	memset(res, 0, sizeof(*res));
+	if (insn->invalid || insn->vex_len)
+		r = exec_unsupported(&e);
+	else if (insn->map == EMU_MAP_1B)
+		r = exec_1b(&e);
+	else if (insn->map == EMU_MAP_0F)
+		r = exec_0f(&e);
+	else
+		r = exec_unsupported(&e);
+	return r < 0 ? r : 0;
+}
