@@ -88,15 +88,13 @@ static int dec_prefixes(struct dec *d, struct emu_insn *in, int *seg, uint8_t *o
 			*seg = b == 0x64 ? EMU_SEG_FS : EMU_SEG_GS;
 			break;
 		default:
-			if (long64 && (b & 0xf0) == 0x40) {
-				in->rex = b;
-				in->nprefixes++;
-				continue;
+			if (!long64 || (b & 0xf0) != 0x40) {
+				*op = b;
+				return 0;
 			}
-			*op = b;
-			return 0;
+			break;
 		}
-		in->rex = 0;
+		in->rex = (long64 && (b & 0xf0) == 0x40) ? b : 0;
 		/* 14 prefixes leave room for one opcode byte in 15. */
 		if (++in->nprefixes > EMU_MAX_INSN_LEN - 1)
 			return -E2BIG;
