@@ -82,7 +82,7 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 	opterr = 0;
 	optind = 1;
 	for (;;) {
-		int opt = getopt_long(argc, argv, "+h", run_options, NULL);
+		int opt = getopt_long(argc, argv, "+:h", run_options, NULL);
 		if (opt == -1)
 			break;
 		switch (opt) {

@@ -88,7 +88,7 @@ int boot_load_initrd(const struct guest_memory *mem, const char *path, struct bo
 		boot_unmap_file(img, size);
 		return ember_fail(err, ENOMEM,
 				  "--initrd %s: %zu MiB does not fit in guest RAM above the kernel: give the guest more --mem",
-				  path, (size >> 20) + 1);
+				  path, (size + (1u << 20) - 1) >> 20);
 	}
 	memcpy(dst, img, size);
 	boot_unmap_file(img, size);

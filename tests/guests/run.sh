@@ -129,6 +129,19 @@ fi
 : >"$tmp/empty"
 head -c 4096 /dev/urandom >"$tmp/random"
 head -c 100 "$G/hello.elf" >"$tmp/truncated.elf"
+# bzimage FILE VERSION SETUP_SECTS SIZE: a zero-filled image with just a setup header.
+bzimage() {
+	head -c "$4" /dev/zero >"$1"
+	printf '\x55\xaa' | dd of="$1" bs=1 seek=$((0x1fe)) conv=notrunc status=none
+	printf 'HdrS' | dd of="$1" bs=1 seek=$((0x202)) conv=notrunc status=none
+	printf "\\x$(printf %02x $(($2 & 255)))\\x$(printf %02x $(($2 >> 8)))" |
+		dd of="$1" bs=1 seek=$((0x206)) conv=notrunc status=none
+	printf "\\x$(printf %02x "$3")" | dd of="$1" bs=1 seek=$((0x1f1)) conv=notrunc status=none
+}
+bzimage "$tmp/old.bzImage" $((0x0200)) 4 4096           # boot protocol 2.00
+bzimage "$tmp/truncated.bzImage" $((0x020f)) 30 4096    # setup code longer than the file
+head -c $((20 << 20)) /dev/zero >"$tmp/big.initrd"     # 20 MiB initrd for a 16 MiB guest
+long=$(head -c 3000 /dev/zero | tr '\0' x)
 
 # ---- guests ----------------------------------------------------------------
 #             name                rc             stdout (exact)           ember arguments
@@ -160,5 +173,13 @@ bad_input     mem-3x              run --kernel "$G/hello.elf" --mem 3x
 bad_input     cpus-0              run --kernel "$G/hello.elf" --cpus 0
 bad_input     cpus-1000           run --kernel "$G/hello.elf" --cpus 1000
 bad_input     unknown-flag        run --kernel "$G/hello.elf" --bogus
+bad_input     unknown-command     bogus
+bad_input     mem-no-value        run --kernel "$G/hello.elf" --mem
+bad_input     kernel-directory    run --kernel /tmp
+bad_input     bzimage-too-old     run --kernel "$tmp/old.bzImage"
+bad_input     bzimage-truncated   run --kernel "$tmp/truncated.bzImage"
+bad_input     initrd-missing      run --kernel "$G/hello.elf" --initrd /nonexistent
+bad_input     initrd-too-big      run --kernel "$G/hello.elf" --initrd "$tmp/big.initrd" --mem 16M
+bad_input     cmdline-too-long    run --kernel "$G/hello.elf" --cmdline "$long"
 
 summary
