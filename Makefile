@@ -48,6 +48,7 @@ unit: $(UNIT_BINS)
 # ---- tiny freestanding guests and the guest kernel/initramfs -------------
 include tests/guests/guests.mk
 include rootfs/rootfs.mk
+include tests/bench/bench.mk
 
 # Fast loop for development: unit tests and tiny guests under real KVM.
 check: ember unit guests-test
@@ -64,7 +65,7 @@ run: deps
 	$(MAKE) ember guest
 	./ember run -- uname -a
 
-bench: ember guest $(GUEST_BINS)
+bench: ember guest $(GUEST_BINS) $(BENCH_BINS)
 	@scripts/bench.sh
 
 clean:

@@ -26,6 +26,8 @@ static const char usage[] =
 	"  --cmdline STR    extra kernel command-line words\n"
 	"  --mem SIZE       guest RAM, e.g. 256M or 2G (default 256M)\n"
 	"  --cpus N         vCPUs, 1-32 (default 1)\n"
+	"  --disk PATH[,ro][,serial=ID]  virtio-blk disk from a raw image (repeatable)\n"
+	"  --console serial|virtio|none  guest console: ttyS0 (default), hvc0, or none\n"
 	"  --boot-timer     report when the guest's init starts (boot-timer device)\n"
 	"  --verbose        show kernel messages\n"
 	"\n"
@@ -33,7 +35,10 @@ static const char usage[] =
 	"without an exit status (reset, triple fault, panic); 125 ember failed.\n"
 	"environment: EMBER_KERNEL, EMBER_INITRD override the default guest.\n";
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE };
+enum {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
+	OPT_DISK, OPT_CONSOLE,
+};
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -43,6 +48,8 @@ static const struct option run_options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -103,6 +110,29 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 				return die(msg);
 			}
 			break;
+		case OPT_DISK: {
+			struct ember_err err;
+			if (cfg->nr_disks == EMBER_MAX_DISKS) {
+				snprintf(msg, sizeof(msg), "--disk: at most %d disks", EMBER_MAX_DISKS);
+				return die(msg);
+			}
+			if (config_parse_disk(optarg, &cfg->disks[cfg->nr_disks], &err))
+				return die(err.msg);
+			cfg->nr_disks++;
+			break;
+		}
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial"))
+				cfg->console = EMBER_CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				cfg->console = EMBER_CONSOLE_VIRTIO;
+			else if (!strcmp(optarg, "none"))
+				cfg->console = EMBER_CONSOLE_NONE;
+			else {
+				snprintf(msg, sizeof(msg), "--console %s: use serial, virtio or none", optarg);
+				return die(msg);
+			}
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return -1;
@@ -145,7 +175,7 @@ int main(int argc, char **argv)
 	if (!cfg.kernel) {
 		cfg.kernel = default_guest_file("EMBER_KERNEL", "bzImage", kernel_buf, sizeof(kernel_buf));
 		if (cfg.kernel && !cfg.initrd)
-			cfg.initrd = default_guest_file("EMBER_INITRD", "initramfs.cpio.gz", initrd_buf,
+			cfg.initrd = default_guest_file("EMBER_INITRD", "initramfs.cpio", initrd_buf,
 							sizeof(initrd_buf));
 	}
 

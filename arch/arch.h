@@ -31,6 +31,9 @@ int arch_vm_init(struct vm *vm, struct ember_err *err);
 int arch_devices_init(struct vm *vm, struct ember_err *err);
 void arch_devices_destroy(struct vm *vm);
 
+/* Where virtio-mmio transport number `slot` lives: its MMIO base and GSI. */
+void arch_virtio_mmio_slot(unsigned slot, uint64_t *base, uint32_t *gsi);
+
 /* Command-line words ember adds before the user's (console, host quirks). */
 int arch_default_cmdline(const struct vm *vm, char *buf, size_t size);
 

@@ -82,8 +82,12 @@ static int setup_env(const struct init_cmdline *c)
 	    setenv("HOME", "/root", 1) || setenv("TERM", "linux", 1))
 		return -1;
 	for (size_t i = 0; i < c->envc; i++) {
-		/* putenv() keeps the pointer; c->env lives until exec. */
-		if (putenv(c->env[i]) != 0)
+		/* setenv() copies, so c->env can be freed; the parser ensured a '=' after K. */
+		char *eq = strchr(c->env[i], '=');
+		*eq = '\0';
+		int r = setenv(c->env[i], eq + 1, 1);
+		*eq = '=';
+		if (r != 0)
 			return -1;
 	}
 	return 0;

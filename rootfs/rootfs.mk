@@ -4,12 +4,12 @@
 #
 #   make guest   $(BUILD)/guest/bzImage           (rootfs/build-kernel.sh: cached
 #                                                  outside the repo, ~10 min when cold)
-#                $(BUILD)/guest/initramfs.cpio.gz (init + busybox-static)
+#                $(BUILD)/guest/initramfs.cpio (init + busybox-static)
 
 ROOTFS_DIR    := rootfs
 ROOTFS_OUT    := $(BUILD)/guest
 ROOTFS_KERNEL := $(ROOTFS_OUT)/bzImage
-ROOTFS_INITRD := $(ROOTFS_OUT)/initramfs.cpio.gz
+ROOTFS_INITRD := $(ROOTFS_OUT)/initramfs.cpio
 ROOTFS_INIT   := $(ROOTFS_OUT)/init
 
 # musl makes the static init ~50 KB instead of glibc's ~700 KB, and every

@@ -59,6 +59,35 @@ int config_parse_uint(const char *text, unsigned max, unsigned *value)
 	return 0;
 }
 
+int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err)
+{
+	memset(disk, 0, sizeof(*disk));
+	char *opts = strchr(spec, ',');
+	if (opts)
+		*opts++ = '\0';
+	if (!*spec)
+		return ember_fail(err, EINVAL, "--disk: missing image path (use --disk PATH[,ro][,serial=ID])");
+	disk->path = spec;
+	while (opts && *opts) {
+		char *next = strchr(opts, ',');
+		if (next)
+			*next++ = '\0';
+		if (!strcmp(opts, "ro")) {
+			disk->read_only = true;
+		} else if (!strncmp(opts, "serial=", 7)) {
+			disk->serial = opts + 7;
+			if (strlen(disk->serial) > 20)
+				return ember_fail(err, EINVAL, "--disk %s: serial '%s' is longer than 20 bytes",
+						  spec, disk->serial);
+		} else {
+			return ember_fail(err, EINVAL, "--disk %s: unknown option '%s' (use ro or serial=ID)",
+					  spec, opts);
+		}
+		opts = next;
+	}
+	return 0;
+}
+
 static int check_readable_file(const char *flag, const char *path, struct ember_err *err)
 {
 	struct stat st;
@@ -96,6 +125,18 @@ int config_validate(const struct ember_config *cfg, struct ember_err *err)
 				  (unsigned long long)cfg->mem_bytes);
 	if (cfg->mem_bytes & 0xfff)
 		return ember_fail(err, EINVAL, "--mem: must be a multiple of 4K");
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		const struct ember_disk *d = &cfg->disks[i];
+		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (fd < 0)
+			return ember_fail(err, errno, "--disk %s: %s%s", d->path, strerror(errno),
+					  errno == EACCES || errno == EROFS ? " (add ,ro for a read-only disk)" : "");
+		struct stat st;
+		int st_rc = fstat(fd, &st);
+		close(fd);
+		if (st_rc < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+			return ember_fail(err, EINVAL, "--disk %s: not a regular file or block device", d->path);
+	}
 	if (cfg->cmdline && strlen(cfg->cmdline) >= EMBER_CMDLINE_MAX)
 		return ember_fail(err, E2BIG, "--cmdline: %zu bytes, the kernel takes at most %d",
 				  strlen(cfg->cmdline), EMBER_CMDLINE_MAX - 1);

@@ -15,6 +15,20 @@
 #define EMBER_DEFAULT_MEM   (256ULL << 20)
 #define EMBER_CMDLINE_MAX   2048 /* x86 COMMAND_LINE_SIZE, including the NUL */
 
+#define EMBER_MAX_DISKS 16
+
+struct ember_disk {
+	const char *path;
+	bool read_only;          /* ",ro" */
+	const char *serial;      /* ",serial=ID": what VIRTIO_BLK_T_GET_ID returns (max 20 bytes) */
+};
+
+enum ember_console {
+	EMBER_CONSOLE_SERIAL,    /* ttyS0 (8250 UART): the default */
+	EMBER_CONSOLE_VIRTIO,    /* hvc0 (virtio-console) */
+	EMBER_CONSOLE_NONE,      /* guest output discarded, no input */
+};
+
 struct ember_config {
 	const char *kernel;      /* bzImage or ELF vmlinux */
 	const char *initrd;      /* optional */
@@ -24,6 +38,9 @@ struct ember_config {
 	unsigned cpus;
 	bool boot_timer;         /* report the guest's boot-timer write */
 	bool verbose;            /* show kernel messages */
+	struct ember_disk disks[EMBER_MAX_DISKS];
+	unsigned nr_disks;
+	enum ember_console console;
 	char *const *argv;       /* command for the guest init (after "--"), may be empty */
 	int argc;
 	struct timespec started_at; /* CLOCK_MONOTONIC at exec: the origin of every timing */
@@ -36,6 +53,9 @@ int config_parse_size(const char *text, uint64_t *bytes);
 
 /* Whole-number parser for flags like --cpus: rejects junk and overflow. */
 int config_parse_uint(const char *text, unsigned max, unsigned *value);
+
+/* "PATH[,ro][,serial=ID]" from --disk; the path is kept, the string is modified in place. */
+int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err);
 
 /* Cross-field checks and file existence; fills err with the flag at fault. */
 int config_validate(const struct ember_config *cfg, struct ember_err *err);

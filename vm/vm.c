@@ -22,6 +22,8 @@
 
 #include "boot/cmdline.h"
 #include "cpu/vcpu.h"
+#include "virtio/devices.h"
+#include "virtio/mmio.h"
 #include "vm/term.h"
 
 /* Every capability ember relies on, checked up front so a gap is one clear line. */
@@ -164,6 +166,10 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 	if (arch_default_cmdline(vm, defaults, sizeof(defaults)) < 0)
 		return ember_fail(err, E2BIG, "internal: default command line too long");
 	rc = cmdline_append(&cl, defaults);
+	if (!rc && virtio_mmio_cmdline(vm, defaults, sizeof(defaults)) < 0)
+		rc = -E2BIG;
+	if (!rc)
+		rc = cmdline_append(&cl, defaults);
 	if (!rc && !cfg->verbose)
 		rc = cmdline_append(&cl, "quiet");
 	if (!rc && cfg->cmdline)
@@ -233,9 +239,9 @@ static int create(struct vm *vm, struct ember_err *err)
 		return ember_fail(err, errno, "eventfd: %s", strerror(errno));
 	if (loop_add(&vm->loop, vm->stop_fd, EPOLLIN, on_stop, vm))
 		return ember_fail(err, EIO, "internal: cannot watch the stop event");
-	if ((rc = setup_signals(vm, err)))
+	if ((rc = setup_signals(vm, err)) || (rc = arch_devices_init(vm, err)))
 		return rc;
-	return arch_devices_init(vm, err);
+	return virtio_devices_create(vm, err);
 }
 
 static int load(struct vm *vm, struct ember_err *err)
@@ -284,6 +290,7 @@ static void teardown(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	virtio_mmio_destroy_all(vm);
 	arch_devices_destroy(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);

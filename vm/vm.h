@@ -28,6 +28,9 @@
 #define EMBER_EXIT_FAILURE   125 /* ember itself failed */
 
 struct kvm_run;
+struct virtio_mmio;
+
+#define EMBER_MAX_VIRTIO 18 /* one GSI each: see arch_virtio_mmio_slot() */
 
 struct vcpu {
 	struct vm *vm;
@@ -55,6 +58,9 @@ struct vm {
 
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
+
+	struct virtio_mmio *virtio[EMBER_MAX_VIRTIO]; /* transports, in slot order */
+	unsigned nr_virtio;
 
 	struct boot_info boot;
 	char cmdline[EMBER_CMDLINE_MAX];

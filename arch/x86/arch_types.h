@@ -30,6 +30,7 @@
 #define ARCH_KERNEL_LOAD_ADDR  0x100000ULL
 #define ARCH_MMIO_HOLE_START   0xc0000000ULL
 #define ARCH_MMIO_HOLE_END     0x100000000ULL
+#define ARCH_VIRTIO_MMIO_BASE  0xd0000000ULL
 #define ARCH_IOAPIC_ADDR       0xfec00000ULL
 #define ARCH_LAPIC_ADDR        0xfee00000ULL
 #define ARCH_IDENTITY_MAP_ADDR 0xfffbc000ULL /* KVM's real-mode helper pages, in the hole */
@@ -42,6 +43,7 @@ struct arch_vm {
 	struct cmos_rtc rtc;
 	uint64_t boot_timer_ns;    /* when the guest wrote the boot-timer magic, 0 = never */
 	bool devices_ready;
+	int null_fd;               /* UART output sink when the console is not the UART */
 	int rx_wake_fd;            /* UART receive buffer drained: resume reading stdin */
 	bool stdin_watched, stdin_eof;
 };

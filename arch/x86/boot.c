@@ -34,7 +34,8 @@ struct __attribute__((packed)) hvm_memmap_entry {
 int arch_default_cmdline(const struct vm *vm, char *buf, size_t size)
 {
 	/* reboot=k: a guest reboot or panic goes through the i8042 and stops the VM. */
-	int n = snprintf(buf, size, "console=ttyS0 reboot=k panic=-1%s%s",
+	const char *console = vm->cfg->console == EMBER_CONSOLE_VIRTIO ? "hvc0" : "ttyS0";
+	int n = snprintf(buf, size, "console=%s reboot=k panic=-1%s%s", console,
 			 vm->arch.pvm ? " " : "", vm->arch.pvm ? pvm_guest_cmdline : "");
 	return n < 0 || (size_t)n >= size ? -E2BIG : n;
 }

@@ -139,7 +139,14 @@ int arch_devices_init(struct vm *vm, struct ember_err *err)
 	int rc;
 
 	a->rx_wake_fd = -1;
-	uart_init(&a->uart, STDOUT_FILENO, uart_set_irq, vm);
+	a->null_fd = -1;
+	int uart_out = STDOUT_FILENO;
+	if (vm->cfg->console != EMBER_CONSOLE_SERIAL) {
+		/* The UART stays for early boot code but prints nowhere. */
+		a->null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		uart_out = a->null_fd;
+	}
+	uart_init(&a->uart, uart_out, uart_set_irq, vm);
 	i8042_init(&a->i8042, guest_reset, vm);
 	rtc_init(&a->rtc);
 	a->devices_ready = true;
@@ -152,7 +159,7 @@ int arch_devices_init(struct vm *vm, struct ember_err *err)
 	    (rc = bus_register(&vm->mmio, EMBER_BOOT_TIMER_GPA, 0x1000, boot_timer_access, vm,
 			       "boot timer", err)))
 		return rc;
-	return console_init(vm, err);
+	return vm->cfg->console == EMBER_CONSOLE_SERIAL ? console_init(vm, err) : 0;
 }
 
 void arch_devices_destroy(struct vm *vm)
@@ -166,5 +173,7 @@ void arch_devices_destroy(struct vm *vm)
 	rtc_destroy(&a->rtc);
 	if (a->rx_wake_fd >= 0)
 		close(a->rx_wake_fd);
+	if (a->null_fd >= 0)
+		close(a->null_fd);
 	a->devices_ready = false;
 }

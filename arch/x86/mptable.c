@@ -14,7 +14,7 @@
 #define MP_INT             0
 #define MP_NMI             1
 #define MP_EXTINT          3
-#define MP_ISA_IRQS        16
+#define MP_IOAPIC_PINS     24 /* KVM's IOAPIC; pins 16-23 carry virtio-mmio devices */
 
 struct __attribute__((packed)) mp_floating {
 	char signature[4]; uint32_t physptr; uint8_t length, spec_rev, checksum, feature[5];
@@ -45,7 +45,7 @@ int mptable_build(uint8_t *buf, size_t size, uint64_t gpa, unsigned nr_cpus)
 {
 	size_t need = sizeof(struct mp_floating) + sizeof(struct mp_config) +
 		      nr_cpus * sizeof(struct mp_cpu) + sizeof(struct mp_bus) +
-		      sizeof(struct mp_ioapic) + (MP_ISA_IRQS + 2) * sizeof(struct mp_irq);
+		      sizeof(struct mp_ioapic) + (MP_IOAPIC_PINS + 2) * sizeof(struct mp_irq);
 	if (need > size || nr_cpus == 0 || nr_cpus > 254)
 		return -E2BIG;
 	memset(buf, 0, need);
@@ -75,8 +75,8 @@ int mptable_build(uint8_t *buf, size_t size, uint64_t gpa, unsigned nr_cpus)
 	p += sizeof(io);
 	count++;
 
-	/* KVM's default routing sends GSI n to IOAPIC pin n: identity entries. */
-	for (uint8_t irq = 0; irq < MP_ISA_IRQS; irq++, count++) {
+	/* KVM's default routing sends GSI n to IOAPIC pin n: identity entries, as Firecracker does. */
+	for (uint8_t irq = 0; irq < MP_IOAPIC_PINS; irq++, count++) {
 		struct mp_irq e = { .type = MP_ENTRY_INTSRC, .irq_type = MP_INT, .src_bus = 0,
 				    .src_irq = irq, .dst_apic = ioapic_id, .dst_pin = irq };
 		memcpy(p, &e, sizeof(e));

@@ -40,3 +40,16 @@ int arch_vm_init(struct vm *vm, struct ember_err *err)
 		return ember_fail(err, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	return 0;
 }
+
+/*
+ * virtio-mmio transports: 4 KiB each from 0xd0000000, in the device hole.
+ * GSIs avoid the legacy devices (0 PIT, 1 keyboard, 2 cascade, 3/4 COM,
+ * 8 RTC); every GSI up to 23 is described in the MP table and MADT.
+ */
+void arch_virtio_mmio_slot(unsigned slot, uint64_t *base, uint32_t *gsi)
+{
+	static const uint8_t gsis[] = { 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+					18, 19, 20, 21, 22, 23 };
+	*base = ARCH_VIRTIO_MMIO_BASE + (uint64_t)slot * 0x1000;
+	*gsi = gsis[slot % sizeof(gsis)];
+}

@@ -50,7 +50,7 @@ static int dec_field(struct dec *d, unsigned n, bool sext, uint64_t *val)
 			return r;
 		v |= (uint64_t)b << (8 * i);
 	}
-	if (sext && n < 8 && (v >> (8 * n - 1)) & 1)
+	if (sext && n > 0 && n < 8 && (v >> (8 * n - 1)) & 1)
 		v |= ~0ULL << (8 * n);
 	*val = v;
 	return 0;

@@ -163,7 +163,7 @@ struct emu_exception {
 enum emu_status {
 	EMU_DONE,		/* executed: registers updated, RIP advanced */
 	EMU_EXCEPTION,		/* inject .exc; nothing else changed (except RIP for soft) */
-	EMU_UNSUPPORTED,	/* not emulated: nothing changed; see .insn */
+	EMU_UNSUPPORTED,	/* not emulated: nothing changed; see emu_insn_format() */
 };
 
 struct emu_result {
@@ -175,7 +175,7 @@ struct emu_result {
 #define EMU_ACC_READ	0x0
 #define EMU_ACC_WRITE	0x1	/* data write */
 #define EMU_ACC_FETCH	0x2	/* instruction fetch */
-#define EMU_ACC_PEEK	0x4	/* VMM look: presence only, no A/D update, no CPL checks */
+#define EMU_ACC_PEEK	0x4	/* VMM look: no permission checks, no A/D update */
 
 /* The code-segment mode the vCPU is in now (for emu_decode). */
 enum emu_mode emu_cpu_mode(const struct emu_cpu *cpu);

@@ -16,9 +16,20 @@ static int exec_unsupported(struct emu_env *e)
 	return 0;
 }
 
+/*
+ * LOCK on an instruction that cannot be locked is #UD (Vol 2A §2.1.1,
+ * Vol 3A §8.1.2.2).
+ */
+static bool exec_locked(const struct emu_env *e)
+{
+	return e->insn->prefixes & EMU_PFX_LOCK;
+}
+
 /* int3 (cc): a trap, so the pushed RIP is the next instruction (Vol 3A §6.4.2). */
 static int exec_int3(struct emu_env *e)
 {
+	if (exec_locked(e))
+		return emu_raise(e, EMU_VEC_UD, false, 0);
 	emu_finish(e);
 	emu_raise(e, EMU_VEC_BP, false, 0);
 	e->res->exc.soft = true;
@@ -32,6 +43,8 @@ static int exec_int3(struct emu_env *e)
  */
 static int exec_fwait(struct emu_env *e)
 {
+	if (exec_locked(e))
+		return emu_raise(e, EMU_VEC_UD, false, 0);
 	if ((e->cpu->cr0 & (X86_CR0_MP | X86_CR0_TS)) == (X86_CR0_MP | X86_CR0_TS))
 		return emu_raise(e, EMU_VEC_NM, false, 0);
 	emu_finish(e);
@@ -45,7 +58,7 @@ static int exec_clac_stac(struct emu_env *e)
 
 	if (in->prefixes & (EMU_PFX_OPSIZE | EMU_PFX_REP | EMU_PFX_REPNE))
 		return exec_unsupported(e);
-	if ((in->prefixes & EMU_PFX_LOCK) || e->cpu->cpl > 0)
+	if (exec_locked(e) || e->cpu->cpl > 0)
 		return emu_raise(e, EMU_VEC_UD, false, 0);
 	if (in->modrm == 0xca)
 		e->cpu->rflags &= ~X86_FLAGS_AC;
@@ -67,7 +80,7 @@ static int exec_popcnt(struct emu_env *e)
 
 	if (in->last_rep != 0xf3)
 		return exec_unsupported(e);	/* 0f b8 alone is jmpe (IA-64) */
-	if (in->prefixes & EMU_PFX_LOCK)
+	if (exec_locked(e))
 		return emu_raise(e, EMU_VEC_UD, false, 0);
 	r = emu_rm_read(e, in->opsize, &src);
 	if (r)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 EMBER=${EMBER:-./ember}
 KERNEL=${KERNEL:-build/guest/bzImage}
-INITRD=${INITRD:-build/guest/initramfs.cpio.gz}
+INITRD=${INITRD:-build/guest/initramfs.cpio}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -258,6 +258,10 @@ static void test_fwait(void **state)
 	res = run("9b");
 	assert_exception(res, 7, false, 0);
 	assert_int_equal(cpu.rip, 0x10002);
+	cpu.cr0 &= ~0xaULL;
+	assert_exception(run("f0 9b"), 6, false, 0);	/* lock: #UD */
+	assert_exception(run("f0 cc"), 6, false, 0);
+	assert_int_equal(cpu.rip, 0x10002);
 }
 
 static void test_clac_stac(void **state)

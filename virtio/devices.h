@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Constructors for every virtio device; each plugs itself in with virtio_mmio_add(). */
+#ifndef EMBER_VIRTIO_DEVICES_H
+#define EMBER_VIRTIO_DEVICES_H
+
+#include "vm/config.h"
+#include "vm/error.h"
+
+struct vm;
+
+int virtio_blk_create(struct vm *vm, const struct ember_disk *disk, struct ember_err *err);
+int virtio_rng_create(struct vm *vm, struct ember_err *err);
+/* hvc0: guest console output to stdout, stdin to the guest. */
+int virtio_console_create(struct vm *vm, struct ember_err *err);
+
+/* The devices the configuration asks for, in a stable slot order. */
+int virtio_devices_create(struct vm *vm, struct ember_err *err);
+
+#endif

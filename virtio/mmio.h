@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * virtio-mmio transport, version 2 (virtio 1.2 §4.2): the register file,
+ * feature negotiation, status and queue setup.  QueueNotify never reaches
+ * this code: KVM signals the queue's ioeventfd instead.  Interrupts go out
+ * through one irqfd per device.
+ */
+#ifndef EMBER_VIRTIO_MMIO_H
+#define EMBER_VIRTIO_MMIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtio.h"
+#include "vm/error.h"
+
+#define VIRTIO_MMIO_SIZE 0x1000
+
+/* Register offsets (virtio 1.2 §4.2.2). */
+#define VIRTIO_MMIO_MAGIC_VALUE         0x000
+#define VIRTIO_MMIO_VERSION             0x004
+#define VIRTIO_MMIO_DEVICE_ID           0x008
+#define VIRTIO_MMIO_VENDOR_ID           0x00c
+#define VIRTIO_MMIO_DEVICE_FEATURES     0x010
+#define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014
+#define VIRTIO_MMIO_DRIVER_FEATURES     0x020
+#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
+#define VIRTIO_MMIO_QUEUE_SEL           0x030
+#define VIRTIO_MMIO_QUEUE_NUM_MAX       0x034
+#define VIRTIO_MMIO_QUEUE_NUM           0x038
+#define VIRTIO_MMIO_QUEUE_READY         0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY        0x050
+#define VIRTIO_MMIO_INTERRUPT_STATUS    0x060
+#define VIRTIO_MMIO_INTERRUPT_ACK       0x064
+#define VIRTIO_MMIO_STATUS              0x070
+#define VIRTIO_MMIO_QUEUE_DESC_LOW      0x080
+#define VIRTIO_MMIO_QUEUE_DESC_HIGH     0x084
+#define VIRTIO_MMIO_QUEUE_DRIVER_LOW    0x090
+#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH   0x094
+#define VIRTIO_MMIO_QUEUE_DEVICE_LOW    0x0a0
+#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH   0x0a4
+#define VIRTIO_MMIO_SHM_SEL             0x0ac
+#define VIRTIO_MMIO_SHM_LEN_LOW         0x0b0
+#define VIRTIO_MMIO_SHM_LEN_HIGH        0x0b4
+#define VIRTIO_MMIO_SHM_BASE_LOW        0x0b8
+#define VIRTIO_MMIO_SHM_BASE_HIGH       0x0bc
+#define VIRTIO_MMIO_CONFIG_GENERATION   0x0fc
+#define VIRTIO_MMIO_CONFIG              0x100
+
+#define VIRTIO_MMIO_MAGIC  0x74726976 /* "virt" */
+#define VIRTIO_MMIO_VENDOR 0x524d4245 /* "EBMR": ember */
+
+struct virtio_mmio;
+
+/* What a kick fd's loop handler needs to know. */
+struct virtio_kick {
+	struct virtio_mmio *transport;
+	unsigned queue;
+};
+
+struct virtio_mmio {
+	struct virtio_device *dev;
+	struct virtio_kick kick[VIRTIO_MAX_QUEUES];
+	uint32_t device_features_sel;
+	uint32_t driver_features_sel;
+	uint32_t queue_sel;
+};
+
+/* Register-file semantics, callable without KVM (unit tests drive it directly). */
+void virtio_mmio_init(struct virtio_mmio *t, struct virtio_device *dev);
+void virtio_mmio_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
+/*
+ * Plugs a device into the VM at the next MMIO slot: registers, one
+ * ioeventfd per queue (QueueNotify with the queue index as datamatch), an
+ * irqfd on the slot's GSI, and, unless the device runs its own thread,
+ * the kick fds on the event loop.  Before any vCPU runs.
+ */
+int virtio_mmio_add(struct vm *vm, struct virtio_device *dev, struct ember_err *err);
+/* Tears down every transport and its device (after the vCPUs stopped). */
+void virtio_mmio_destroy_all(struct vm *vm);
+/* Appends virtio_mmio.device=SIZE@ADDR:IRQ for each device. */
+int virtio_mmio_cmdline(const struct vm *vm, char *buf, size_t size);
+
+/* Full device reset (status 0): also what the transport does on a status write of 0. */
+void virtio_mmio_reset(struct virtio_mmio *t);
+
+#endif
