@@ -23,6 +23,8 @@ static int check_header(const Elf64_Ehdr *eh, size_t size, struct ember_err *err
 {
 	if (size < sizeof(*eh))
 		return ember_fail(err, EINVAL, "truncated ELF image (%zu bytes)", size);
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+		return ember_fail(err, EINVAL, "not an ELF image (no ELF magic)");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
 		return ember_fail(err, EINVAL, "ELF image is not 64-bit little-endian");
 	if (eh->e_machine != EM_X86_64)

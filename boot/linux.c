@@ -144,6 +144,11 @@ int bzimage_load(const struct guest_memory *mem, const uint8_t *img, size_t size
 		/* The kernel still uses memory up to init_size past where it runs. */
 		if (boot->kernel_start + hdr.init_size > boot->kernel_end)
 			boot->kernel_end = boot->kernel_start + hdr.init_size;
+		if (!guest_ptr(mem, boot->kernel_start, boot->kernel_end - boot->kernel_start))
+			return ember_fail(err, ENOMEM,
+					  "kernel needs %llu MiB from %#llx: give the guest more --mem",
+					  (unsigned long long)((boot->kernel_end - boot->kernel_start) >> 20) + 1,
+					  (unsigned long long)boot->kernel_start);
 		boot->format = "bzImage (LZ4, unpacked by ember)";
 	} else if (rc > 0) {
 		rc = load_packed(mem, img, size, &hdr, load_addr, boot, err);

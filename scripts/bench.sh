@@ -54,7 +54,9 @@ TIMEOUT=${BENCH_TIMEOUT:-30}
 LINUX=${BENCH_LINUX:-1}
 LINUX_TIMEOUT=${BENCH_LINUX_TIMEOUT:-600}
 LINUX_KERNEL=build/guest/bzImage
+# rootfs/rootfs.mk's output: initramfs.cpio (older trees: initramfs.cpio.gz).
 LINUX_INITRD=build/guest/initramfs.cpio
+[ -f "$LINUX_INITRD" ] || [ ! -f "$LINUX_INITRD.gz" ] || LINUX_INITRD=$LINUX_INITRD.gz
 
 case $RUNS in '' | *[!0-9]* | 0) echo "bench: BENCH_RUNS=$RUNS: not a positive number, using 20" >&2; RUNS=20 ;; esac
 
@@ -105,7 +107,7 @@ timed_run() {
 		local why="status ${st:-?}"
 		[ "$(kv "$line" timeout)" = 1 ] && why="timed out after ${TIMEOUT}s"
 		[ -z "$line" ] && why="could not run"
-		[ -s "$tmp/err" ] && why="$why: $(head -n 2 "$tmp/err" | tr '\n' ' ' | cut -c 1-160)"
+		[ -s "$tmp/err" ] && why="$why: $(head -n 2 "$tmp/err" | tr '\n' ' ' | cut -c 1-160 | sed 's/ *$//')"
 		grep -q 'bench-ok' "$tmp/out" 2>/dev/null || why="$why (no bench-ok on stdout)"
 		echo "$why" >"$tmp/$c.why"
 	fi
@@ -188,7 +190,7 @@ for c in ember16 ember256 qemu16 qemu256; do
 	else
 		echo "  note: $c warm-up run failed: $(cat "$tmp/$c.why")"
 	fi
-	rm -f "$tmp/$c.first" "$tmp/$c.exit" "$tmp/$c.rss" "$tmp/$c.fail"
+	rm -f "$tmp/$c.first" "$tmp/$c.exit" "$tmp/$c.rss" "$tmp/$c.fail" "$tmp/$c.why"
 done
 [ -n "$skip_reason_ember" ] && echo "  note: ember not measured: $skip_reason_ember"
 [ -n "$skip_reason_qemu" ] && echo "  note: QEMU not measured: $skip_reason_qemu"
@@ -329,9 +331,10 @@ else
 	fi
 fi
 if [ -d /sys/module/kvm_pvm ]; then
-	echo "  QEMU: not run. It cannot boot Linux on this kvm_pvm host: QEMU 7.2 microvm dies on a"
-	echo "        Linux kernel here with an emulation failure (/work/shared/pvm-notes.md), and a"
-	echo "        try would take minutes."
+	echo "  QEMU: not run. On this kvm_pvm host QEMU 7.2 microvm died on a Linux kernel with an"
+	echo "        emulation failure (pvm-notes.md: KVM hands instructions such as clac/stac back to"
+	echo "        user space here, which ember's arch/x86/pvm.c handles and QEMU does not), and a"
+	echo "        try takes minutes."
 else
 	echo "  QEMU: not measured by this script (the guest's init speaks ember's exit-port protocol)."
 fi

@@ -53,9 +53,12 @@ void *guest_ptr(const struct guest_memory *mem, uint64_t gpa, uint64_t len)
 		/* Written to avoid overflow on hostile gpa/len values. */
 		if (gpa < r->gpa || gpa - r->gpa > r->size)
 			continue;
-		if (len > r->size - (gpa - r->gpa))
-			return NULL;
-		return r->host + (gpa - r->gpa);
+		uint64_t offset = gpa - r->gpa;
+		if (len > r->size - offset)
+			continue; /* runs off this region (it may start the next one) */
+		if (offset == r->size && len == 0 && i + 1 < mem->nr_regions)
+			continue; /* an empty range at a boundary belongs to the next region */
+		return r->host + offset;
 	}
 	return NULL;
 }

@@ -229,8 +229,9 @@ static int create(struct vm *vm, struct ember_err *err)
 
 	bus_init(&vm->pio, "port");
 	bus_init(&vm->mmio, "MMIO");
-	if ((rc = open_kvm(vm, err)) || (rc = arch_vm_init(vm, err)) ||
-	    (rc = setup_memory(vm, err)))
+	/* Memory before the irqchip: KVM_SET_USER_MEMORY_REGION then costs 0.05 ms, not ~10. */
+	if ((rc = open_kvm(vm, err)) || (rc = setup_memory(vm, err)) ||
+	    (rc = arch_vm_init(vm, err)))
 		return rc;
 	if (loop_init(&vm->loop) < 0)
 		return ember_fail(err, errno, "epoll: %s", strerror(errno));

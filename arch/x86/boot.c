@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "arch/x86/acpi.h"
 #include "arch/x86/boot_params.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/pvm.h"
+#include "virtio/mmio.h"
 #include "vm/vm.h"
 
 #define PVH_MAGIC       0x336ec578
@@ -67,7 +69,7 @@ static int write_page_tables(struct vm *vm)
 }
 
 static int write_pvh_info(struct vm *vm, const struct boot_info *boot,
-			  const struct e820_entry *e820, unsigned nr)
+			  const struct e820_entry *e820, unsigned nr, uint64_t rsdp)
 {
 	struct hvm_start_info si = {
 		.magic = PVH_MAGIC,
@@ -75,6 +77,7 @@ static int write_pvh_info(struct vm *vm, const struct boot_info *boot,
 		.cmdline_paddr = boot->cmdline_gpa,
 		.memmap_paddr = ARCH_PVH_INFO_ADDR + PVH_MEMMAP_OFF,
 		.memmap_entries = nr,
+		.rsdp_paddr = rsdp,
 	};
 	if (boot->initrd_size) {
 		struct hvm_modlist_entry mod = { .paddr = boot->initrd_gpa, .size = boot->initrd_size };
@@ -91,6 +94,28 @@ static int write_pvh_info(struct vm *vm, const struct boot_info *boot,
 	return guest_write(&vm->mem, ARCH_PVH_INFO_ADDR, &si, sizeof(si));
 }
 
+/*
+ * ACPI tables in the BIOS area: stock kernels find virtio-mmio devices only
+ * through the DSDT.  Returns the RSDP address, 0 on failure.
+ */
+static uint64_t write_acpi(struct vm *vm, struct ember_err *err)
+{
+	struct acpi_mmio_device devs[EMBER_MAX_VIRTIO];
+	uint8_t *area = guest_ptr(&vm->mem, ACPI_TABLES_ADDR, ACPI_TABLES_MAX);
+	uint64_t rsdp = 0;
+
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		const struct virtio_device *dev = vm->virtio[i]->dev;
+		devs[i] = (struct acpi_mmio_device){ dev->mmio_base, VIRTIO_MMIO_SIZE, dev->gsi };
+	}
+	if (!area || acpi_build(area, ACPI_TABLES_MAX, ACPI_TABLES_ADDR, vm->cfg->cpus, devs,
+				vm->nr_virtio, &rsdp) < 0) {
+		ember_fail(err, E2BIG, "internal: ACPI tables do not fit");
+		return 0;
+	}
+	return rsdp;
+}
+
 int arch_boot_setup(struct vm *vm, const struct boot_info *boot, struct ember_err *err)
 {
 	struct e820_entry e820[E820_MAX];
@@ -103,10 +128,13 @@ int arch_boot_setup(struct vm *vm, const struct boot_info *boot, struct ember_er
 	if (boot->kernel_start < ARCH_HIGH_MEMORY)
 		return ember_fail(err, EINVAL, "--kernel %s: loads at %#llx, below 1 MiB where ember keeps boot data",
 				  vm->cfg->kernel, (unsigned long long)boot->kernel_start);
-	boot_params_build(zp, boot, e820, nr);
+	uint64_t rsdp = write_acpi(vm, err);
+	if (!rsdp)
+		return -E2BIG;
+	boot_params_build(zp, boot, e820, nr, rsdp);
 	if (write_gdt(vm) || write_page_tables(vm))
 		return ember_fail(err, EFAULT, "internal: cannot write boot page tables");
-	if (boot->protocol == BOOT_PVH && write_pvh_info(vm, boot, e820, nr))
+	if (boot->protocol == BOOT_PVH && write_pvh_info(vm, boot, e820, nr, rsdp))
 		return ember_fail(err, EFAULT, "internal: cannot write PVH start info");
 	if (mptable_build(ebda, 0xa0000 - ARCH_EBDA_ADDR, ARCH_EBDA_ADDR, vm->cfg->cpus) < 0)
 		return ember_fail(err, E2BIG, "internal: MP table does not fit for %u vCPUs",

@@ -12,12 +12,15 @@ unsigned e820_build(const struct guest_memory *mem, struct e820_entry *out, unsi
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < mem->nr_regions && n + 3 <= max; i++) {
+	for (unsigned i = 0; i < mem->nr_regions && n + 4 <= max; i++) {
 		const struct guest_region *r = &mem->region[i];
 		if (r->gpa == 0) {
 			/* Below 1 MiB: RAM up to the EBDA (which holds the MP table). */
 			out[n++] = (struct e820_entry){ 0, ARCH_EBDA_ADDR, E820_RAM };
 			out[n++] = (struct e820_entry){ ARCH_EBDA_ADDR, 0xa0000 - ARCH_EBDA_ADDR,
+							E820_RESERVED };
+			/* 0xe0000-0xfffff holds the ACPI tables (the BIOS area on a PC). */
+			out[n++] = (struct e820_entry){ 0xe0000, ARCH_HIGH_MEMORY - 0xe0000,
 							E820_RESERVED };
 			if (r->size > ARCH_HIGH_MEMORY)
 				out[n++] = (struct e820_entry){ ARCH_HIGH_MEMORY,
@@ -30,7 +33,7 @@ unsigned e820_build(const struct guest_memory *mem, struct e820_entry *out, unsi
 }
 
 void boot_params_build(uint8_t *zp, const struct boot_info *boot, const struct e820_entry *e820,
-		       unsigned nr_e820)
+		       unsigned nr_e820, uint64_t acpi_rsdp)
 {
 	memset(zp, 0, BOOT_PARAMS_SIZE);
 	if (boot->has_setup_header) {
@@ -44,6 +47,8 @@ void boot_params_build(uint8_t *zp, const struct boot_info *boot, const struct e
 		zp[BP_LOADFLAGS] = 0x01; /* LOADED_HIGH */
 	}
 	zp[BP_TYPE_OF_LOADER] = 0xff; /* "undefined" loader: ember has no assigned ID */
+	/* Boot protocol 2.14: saves the kernel its scan of the BIOS area. */
+	memcpy(zp + BP_ACPI_RSDP_ADDR, &acpi_rsdp, sizeof(acpi_rsdp));
 
 	put32(zp + BP_CMD_LINE_PTR, (uint32_t)boot->cmdline_gpa);
 	put32(zp + BP_EXT_CMD_LINE_PTR, (uint32_t)(boot->cmdline_gpa >> 32));

@@ -23,6 +23,7 @@ struct e820_entry {
 } __attribute__((packed));
 
 /* Offsets into boot_params (Documentation/arch/x86/zero-page.rst). */
+#define BP_ACPI_RSDP_ADDR    0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE  0x0c4
 #define BP_EXT_CMD_LINE_PTR  0x0c8
@@ -42,8 +43,8 @@ struct e820_entry {
 /* The guest's memory map: RAM regions, minus the low reserved areas. */
 unsigned e820_build(const struct guest_memory *mem, struct e820_entry *out, unsigned max);
 
-/* Fills a 4 KiB zero page for `boot` with the given memory map. */
+/* Fills a 4 KiB zero page for `boot` with the given memory map and RSDP address (0: none). */
 void boot_params_build(uint8_t *zp, const struct boot_info *boot, const struct e820_entry *e820,
-		       unsigned nr_e820);
+		       unsigned nr_e820, uint64_t acpi_rsdp);
 
 #endif

@@ -52,9 +52,20 @@ void uart_destroy(struct uart8250 *u)
 	pthread_mutex_destroy(&u->lock);
 }
 
+/*
+ * Host input is held back until the guest driver first enables the
+ * receive interrupt, i.e. opened the port: Linux's 8250 startup clears
+ * the FIFO and reads RBR once to flush it, which would eat input a user
+ * piped in before the guest was ready.
+ */
+static unsigned rx_visible(const struct uart8250 *u)
+{
+	return (u->rx_open || (u->mcr & MCR_LOOP)) ? u->rx_count : 0;
+}
+
 static bool rx_interrupt(const struct uart8250 *u)
 {
-	return (u->ier & IER_RDI) && u->rx_count;
+	return (u->ier & IER_RDI) && rx_visible(u);
 }
 
 static bool tx_interrupt(const struct uart8250 *u)
@@ -98,7 +109,7 @@ static uint8_t read_reg(struct uart8250 *u, unsigned reg)
 	case REG_DATA:
 		if (u->lcr & LCR_DLAB)
 			return u->dll;
-		if (!u->rx_count)
+		if (!rx_visible(u))
 			return 0;
 		uint8_t byte = u->rx[u->rx_head];
 		u->rx_head = (u->rx_head + 1) % UART_RX_BUF;
@@ -122,7 +133,7 @@ static uint8_t read_reg(struct uart8250 *u, unsigned reg)
 	case REG_MCR:
 		return u->mcr;
 	case REG_LSR:
-		return LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
+		return LSR_THRE | LSR_TEMT | (rx_visible(u) ? LSR_DR : 0);
 	case REG_MSR:
 		if (u->mcr & MCR_LOOP) {
 			/* Loopback wires DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD. */
@@ -158,15 +169,16 @@ static void write_reg(struct uart8250 *u, unsigned reg, uint8_t val)
 		/* Enabling THRI while the transmitter is empty interrupts at once. */
 		if ((val & IER_THRI) && !(u->ier & IER_THRI))
 			u->thri_pending = true;
+		if (val & IER_RDI)
+			u->rx_open = true;
 		u->ier = val & 0x0f;
 		return;
 	case REG_IIR:
+		/*
+		 * FCR.  Its "clear receive FIFO" bit is ignored: our buffer holds
+		 * host input still in transit, which a guest reset must not lose.
+		 */
 		u->fcr = val;
-		if (val & 0x02) { /* clear receive FIFO */
-			u->rx_count = 0;
-			if (u->rx_drained)
-				u->rx_drained(u->rx_opaque);
-		}
 		return;
 	case REG_LCR:
 		u->lcr = val;

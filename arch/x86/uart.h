@@ -19,6 +19,7 @@ struct uart8250 {
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	bool thri_pending;       /* THR-empty interrupt latched, cleared by IIR read or THR write */
 	bool irq_level;          /* last level driven on the line */
+	bool rx_open;            /* the guest enabled receive interrupts once: deliver input */
 	uint8_t rx[UART_RX_BUF]; /* ring of received bytes */
 	unsigned rx_head, rx_count;
 	int out_fd;              /* transmitted bytes go here */

@@ -114,10 +114,28 @@ bad_input() {
 	fi
 }
 
+# guest_err_lines NAME RC STDOUT PREFIX MAX ARGS...: like `guest`, and stderr
+# holds 1..MAX lines, every one starting with PREFIX.
+guest_err_lines() {
+	local name=$1 want_rc=$2 want_out=$3 prefix=$4 max=$5 why lines; shift 5
+	run "$name" "$@" || return 0
+	printf '%b' "$want_out" >"$tmp/want"
+	lines=$(wc -l <"$tmp/err")
+	if why=$(rc_wrong "$want_rc"); then not_ok "$name" "$why"
+	elif ! cmp -s "$tmp/out" "$tmp/want"; then
+		not_ok "$name" "stdout $(show "$tmp/out"), want $(show "$tmp/want")"
+	elif [ "$lines" -lt 1 ] || [ "$lines" -gt "$max" ]; then
+		not_ok "$name" "$lines stderr lines, want 1..$max: $(show "$tmp/err")"
+	elif awk -v p="$prefix" 'index($0, p) != 1 { bad = 1 } END { exit !bad }' "$tmp/err"; then
+		not_ok "$name" "stderr lines not starting with '$prefix': $(show "$tmp/err")"
+	else ok "$name"
+	fi
+}
+
 # ---- preflight: without these nothing below means anything ---------------
 missing=
 [ -x "$EMBER" ] || missing="$missing $EMBER"
-for f in hello exit_status triple_fault unknown_port uart_probe boot_timer cpus; do
+for f in hello exit_status triple_fault unknown_port uart_probe boot_timer cpus virtio_hostile; do
 	[ -f "$G/$f.elf" ] || missing="$missing $G/$f.elf"
 done
 if [ -n "$missing" ]; then
@@ -161,6 +179,12 @@ guest_err_has boot-timer-report   0              'boot'                   run --
 guest_out_has cmdline             0              'hello-cmdline status=3' run --kernel "$G/cpus.elf" --cmdline "hello-cmdline status=3"
 guest_out_has cpus-2              0              'hello-cmdline status=3' run --kernel "$G/cpus.elf" --cmdline "hello-cmdline status=3" --cpus 2
 guest_out_has cpus-4              0              'hello-cmdline status=3' run --kernel "$G/cpus.elf" --cmdline "hello-cmdline status=3" --cpus 4
+
+#             name                rc  stdout (exact)                   stderr: every line starts with, at most N lines
+# A hostile driver: six broken rings, each must end in NEEDS_RESET; ember logs
+# the driver error (once per device, or at most once per reset cycle).
+guest_err_lines virtio-hostile    0   'good chain ok\ndesc-outside-ram -> needs reset ok\ndesc-loop -> needs reset ok\nnext-out-of-range -> needs reset ok\navail-idx-jump -> needs reset ok\nindirect-outside-ram -> needs reset ok\nrings-outside-ram -> needs reset ok\nhostile ok\n' \
+                                              'ember: virtio-rng at ' 6 run --kernel "$G/virtio_hostile.elf"
 
 # ---- bad input: exit 125, one line "ember: ..." on stderr -----------------
 #             name                ember arguments

@@ -470,19 +470,12 @@ static void elf_header_rejects(void **state)
 
 	elf_expect(mem, img, sizeof(Elf64_Ehdr) - 1, -EINVAL, "truncated ELF image (63 bytes)");
 
-	/*
-	 * KNOWN GAP (boot/elf.c check_header): e_ident[0..3] ("\x7fELF") is never
-	 * checked, so elf_load() accepts an image with a bad magic.  boot_load_kernel
-	 * calls elf_detect() first, but bzimage_load's LZ4 path (linux.c
-	 * load_unpacked) hands any unpacked payload straight to elf_load().
-	 * Expected, once fixed:
-	 *   eh = good; eh.e_ident[EI_MAG0] = 0; ehdr_put(img, &eh);
-	 *   elf_expect(mem, img, size, -EINVAL, "ELF");
-	 */
+	/* A bad magic is refused even when the caller skipped elf_detect() (the LZ4 path). */
 	eh = good;
 	eh.e_ident[EI_MAG0] = 0;
 	ehdr_put(img, &eh);
 	assert_false(elf_detect(img, size));
+	elf_expect(mem, img, size, -EINVAL, "no ELF magic");
 
 	eh = good;
 	eh.e_ident[EI_CLASS] = ELFCLASS32;
@@ -679,6 +672,12 @@ static void bzimage_lz4_unpacked(void **state)
 	assert_int_equal(boot.initrd_max, 0x7fffffff);
 	bz_free(&b);
 
+	/* init_size past the end of RAM is refused, as on the packed path. */
+	b = bz_with_payload(payload, plen, 60 * MiB);
+	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), -ENOMEM);
+	assert_non_null(strstr(err.msg, "--mem"));
+	bz_free(&b);
+
 	/* A small init_size leaves kernel_end at the segments' end. */
 	b = bz_with_payload(payload, plen, 0x1000);
 	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), 0);
@@ -795,12 +794,21 @@ static void lz4_unpack_direct(void **state)
 
 /* ---- files: boot_load_kernel / boot_load_initrd ----------------------- */
 
+/* Temporary files, removed by the group teardown even when an assertion fails. */
+#define MAX_TMP 16
+static char *tmp_paths[MAX_TMP];
+
 static char *tmp_file(const void *data, size_t len)
 {
 	char *path = strdup("/tmp/ember-test-boot-XXXXXX");
 	assert_non_null(path);
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
+	unsigned slot = 0;
+	while (slot < MAX_TMP && tmp_paths[slot])
+		slot++;
+	assert_true(slot < MAX_TMP);
+	tmp_paths[slot] = path;
 	const uint8_t *p = data;
 	while (len) {
 		ssize_t n = write(fd, p, len);
@@ -814,8 +822,20 @@ static char *tmp_file(const void *data, size_t len)
 
 static void tmp_remove(char *path)
 {
+	for (unsigned i = 0; i < MAX_TMP; i++)
+		if (tmp_paths[i] == path)
+			tmp_paths[i] = NULL;
 	unlink(path);
 	free(path);
+}
+
+static int tmp_cleanup(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < MAX_TMP; i++)
+		if (tmp_paths[i])
+			tmp_remove(tmp_paths[i]);
+	return 0;
 }
 
 static void load_kernel_files(void **state)
@@ -1034,5 +1054,5 @@ int main(void)
 		MEM_TEST(load_initrd_files),
 		cmocka_unit_test(load_initrd_region_of_kernel),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, tmp_cleanup);
 }

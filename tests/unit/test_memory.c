@@ -183,13 +183,9 @@ static void ptr_adjacent_regions(void **state)
 	assert_ptr_equal(guest_ptr(&mem, MiB + 1, 1), mem.region[1].host + 1);
 	/* A range across the boundary is not "wholly inside one region". */
 	assert_null(guest_ptr(&mem, MiB - 1, 2));
-	/*
-	 * KNOWN BUG (vm/memory.c guest_ptr): gpa == end of region 0 == start of
-	 * region 1 returns NULL, because region 0 is not skipped when
-	 * gpa - r->gpa == r->size and the len check then returns NULL instead
-	 * of trying the next region.  Expected:
-	 *   assert_ptr_equal(guest_ptr(&mem, MiB, 1), mem.region[1].host);
-	 */
+	/* The first byte of region 1 is region 1's, even though it is region 0's end. */
+	assert_ptr_equal(guest_ptr(&mem, MiB, 1), mem.region[1].host);
+	assert_ptr_equal(guest_ptr(&mem, MiB, MiB), mem.region[1].host);
 	guest_memory_destroy(&mem);
 }
 
