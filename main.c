@@ -174,10 +174,15 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (!cfg.kernel) {
 		cfg.kernel = default_guest_file("EMBER_KERNEL", "bzImage", kernel_buf, sizeof(kernel_buf));
-		if (cfg.kernel && !cfg.initrd)
+		if (cfg.kernel && !cfg.initrd) {
 			cfg.initrd = default_guest_file("EMBER_INITRD", "initramfs.cpio", initrd_buf,
 							sizeof(initrd_buf));
+			cfg.init_handshake = cfg.initrd != NULL;
+		}
 	}
+	/* Only ember's init understands a command: then it is the init that runs. */
+	if (cfg.argc > 0)
+		cfg.init_handshake = true;
 
 	struct ember_err err = { "" };
 	if ((rc = config_validate(&cfg, &err)))

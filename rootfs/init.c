@@ -160,6 +160,9 @@ static int run(void)
 	}
 	if (!c.tty)
 		console_raw();
+	/* Tell ember the console is ready for the host's stdin. */
+	if (ioperm(EMBER_CONSOLE_READY_PORT, 1, 1) == 0)
+		outb(1, EMBER_CONSOLE_READY_PORT);
 	if (c.workdir && chdir(c.workdir) < 0) {
 		fprintf(stderr, "ember-init: cd %s: %s\n", c.workdir, strerror(errno));
 		goto out;

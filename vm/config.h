@@ -41,6 +41,12 @@ struct ember_config {
 	struct ember_disk disks[EMBER_MAX_DISKS];
 	unsigned nr_disks;
 	enum ember_console console;
+	/*
+	 * The guest runs ember's init, which says when its console is ready
+	 * for stdin (EMBER_CONSOLE_READY_PORT); otherwise input flows as soon
+	 * as the guest's driver opens the console.
+	 */
+	bool init_handshake;
 	char *const *argv;       /* command for the guest init (after "--"), may be empty */
 	int argc;
 	struct timespec started_at; /* CLOCK_MONOTONIC at exec: the origin of every timing */

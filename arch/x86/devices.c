@@ -53,6 +53,16 @@ static void boot_timer_access(void *opaque, uint64_t offset, uint8_t *data, unsi
 		fprintf(stderr, "ember: guest boot took %.1f ms (boot-timer write)\r\n", ns / 1e6);
 }
 
+static void console_ready_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
+				 bool is_write)
+{
+	struct vm *vm = opaque;
+
+	(void)offset; (void)data; (void)len;
+	if (is_write)
+		uart_rx_release(&vm->arch.uart);
+}
+
 /* Port 0x80 is the POST-code / I/O-delay port Linux writes to; it has no effect. */
 static void io_delay_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
 			    bool is_write)
@@ -147,6 +157,7 @@ int arch_devices_init(struct vm *vm, struct ember_err *err)
 		uart_out = a->null_fd;
 	}
 	uart_init(&a->uart, uart_out, uart_set_irq, vm);
+	a->uart.rx_gated = vm->cfg->init_handshake;
 	i8042_init(&a->i8042, guest_reset, vm);
 	rtc_init(&a->rtc);
 	a->devices_ready = true;
@@ -156,6 +167,8 @@ int arch_devices_init(struct vm *vm, struct ember_err *err)
 	    (rc = bus_register(&vm->pio, CMOS_PORT, 2, rtc_access, &a->rtc, "CMOS", err)) ||
 	    (rc = bus_register(&vm->pio, 0x80, 1, io_delay_access, vm, "POST", err)) ||
 	    (rc = bus_register(&vm->pio, EMBER_EXIT_PORT, 1, exit_port_access, vm, "exit port", err)) ||
+	    (rc = bus_register(&vm->pio, EMBER_CONSOLE_READY_PORT, 1, console_ready_access, vm,
+			       "console ready", err)) ||
 	    (rc = bus_register(&vm->mmio, EMBER_BOOT_TIMER_GPA, 0x1000, boot_timer_access, vm,
 			       "boot timer", err)))
 		return rc;

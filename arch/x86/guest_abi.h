@@ -15,6 +15,14 @@
 #define EMBER_EXIT_PORT 0x501
 
 /*
+ * Console-ready port: ember's init writes any byte here once it has set up
+ * the console for the command.  Until then ember holds back the host's
+ * stdin, which would otherwise reach a tty that still echoes, or be eaten
+ * by the 8250 driver's flushing reads when the port opens.
+ */
+#define EMBER_CONSOLE_READY_PORT 0x502
+
+/*
  * Boot-timer device, compatible with Firecracker's: the guest writes the
  * byte 123 at this guest-physical address once its init starts; ember
  * records the time since its own exec (reported with --boot-timer).

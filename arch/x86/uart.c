@@ -54,9 +54,9 @@ void uart_destroy(struct uart8250 *u)
 
 /*
  * Host input is held back until the guest driver first enables the
- * receive interrupt, i.e. opened the port: Linux's 8250 startup clears
- * the FIFO and reads RBR once to flush it, which would eat input a user
- * piped in before the guest was ready.
+ * receive interrupt, i.e. opened the port (Linux's 8250 startup reads RBR
+ * to flush it, which would eat input a user piped in early), or, with
+ * rx_gated, until the guest's init says its console is set up.
  */
 static unsigned rx_visible(const struct uart8250 *u)
 {
@@ -169,7 +169,7 @@ static void write_reg(struct uart8250 *u, unsigned reg, uint8_t val)
 		/* Enabling THRI while the transmitter is empty interrupts at once. */
 		if ((val & IER_THRI) && !(u->ier & IER_THRI))
 			u->thri_pending = true;
-		if (val & IER_RDI)
+		if ((val & IER_RDI) && !u->rx_gated)
 			u->rx_open = true;
 		u->ier = val & 0x0f;
 		return;
@@ -226,4 +226,12 @@ size_t uart_rx_space(struct uart8250 *u)
 	size_t space = UART_RX_BUF - u->rx_count;
 	pthread_mutex_unlock(&u->lock);
 	return space;
+}
+
+void uart_rx_release(struct uart8250 *u)
+{
+	pthread_mutex_lock(&u->lock);
+	u->rx_open = true;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
 }

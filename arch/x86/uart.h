@@ -19,7 +19,8 @@ struct uart8250 {
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	bool thri_pending;       /* THR-empty interrupt latched, cleared by IIR read or THR write */
 	bool irq_level;          /* last level driven on the line */
-	bool rx_open;            /* the guest enabled receive interrupts once: deliver input */
+	bool rx_open;            /* deliver host input to the guest */
+	bool rx_gated;           /* rx_open waits for uart_rx_release(), not the driver's IER.RDI */
 	uint8_t rx[UART_RX_BUF]; /* ring of received bytes */
 	unsigned rx_head, rx_count;
 	int out_fd;              /* transmitted bytes go here */
@@ -38,5 +39,7 @@ void uart_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len, boo
 /* Host -> guest bytes; returns how many fitted. */
 size_t uart_receive(struct uart8250 *u, const uint8_t *buf, size_t len);
 size_t uart_rx_space(struct uart8250 *u);
+/* With rx_gated: the guest is ready, start delivering host input. */
+void uart_rx_release(struct uart8250 *u);
 
 #endif
