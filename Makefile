@@ -7,7 +7,7 @@ BUILD     := build
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. \
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -ffunction-sections -fdata-sections \
              -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
 LDLIBS    := -llz4 -lseccomp -lcap-ng -lpthread
 
@@ -19,8 +19,12 @@ LIB       := $(BUILD)/libember.a
 .PHONY: all deps guest run check test unit guests integration bench clean asan
 all: ember
 
-ember: $(BUILD)/main.o $(LIB)
-	$(CC) -static $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The shipped binary is stripped (size is a feature); debug with build/ember.debug.
+ember: $(BUILD)/ember.debug
+	strip -o $@ $<
+
+$(BUILD)/ember.debug: $(BUILD)/main.o $(LIB)
+	$(CC) -static $(LDFLAGS) -Wl,--gc-sections -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
