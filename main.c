@@ -28,16 +28,21 @@ static const char usage[] =
 	"  --cpus N         vCPUs, 1-32 (default 1)\n"
 	"  --disk PATH[,ro][,serial=ID]  virtio-blk disk from a raw image (repeatable)\n"
 	"  --console serial|virtio|none  guest console: ttyS0 (default), hvc0, or none\n"
+	"  --env K=V        environment variable for COMMAND (repeatable)\n"
+	"  --workdir DIR    COMMAND's working directory in the guest\n"
+	"  --user UID[:GID] run COMMAND as this numeric user and group\n"
+	"  --timeout SECS   stop the VM after SECS seconds (ember then exits 124)\n"
 	"  --boot-timer     report when the guest's init starts (boot-timer device)\n"
 	"  --verbose        show kernel messages\n"
 	"\n"
 	"exit codes: COMMAND's own (128+N if killed by signal N); 123 the guest stopped\n"
-	"without an exit status (reset, triple fault, panic); 125 ember failed.\n"
+	"without an exit status (reset, triple fault, panic); 124 --timeout expired;\n"
+	"125 ember failed; 126/127 COMMAND could not be run / was not found.\n"
 	"environment: EMBER_KERNEL, EMBER_INITRD override the default guest.\n";
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
-	OPT_DISK, OPT_CONSOLE,
+	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT,
 };
 
 static const struct option run_options[] = {
@@ -50,6 +55,10 @@ static const struct option run_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "env", required_argument, NULL, OPT_ENV },
+	{ "workdir", required_argument, NULL, OPT_WORKDIR },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -130,6 +139,37 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 				cfg->console = EMBER_CONSOLE_NONE;
 			else {
 				snprintf(msg, sizeof(msg), "--console %s: use serial, virtio or none", optarg);
+				return die(msg);
+			}
+			break;
+		case OPT_ENV:
+			if (config_check_env(optarg)) {
+				snprintf(msg, sizeof(msg), "--env %s: use K=V with a non-empty K", optarg);
+				return die(msg);
+			}
+			if (cfg->nr_env == EMBER_MAX_ENV) {
+				snprintf(msg, sizeof(msg), "--env: at most %d variables", EMBER_MAX_ENV);
+				return die(msg);
+			}
+			cfg->env[cfg->nr_env++] = optarg;
+			break;
+		case OPT_WORKDIR:
+			if (optarg[0] != '/') {
+				snprintf(msg, sizeof(msg), "--workdir %s: must be an absolute guest path", optarg);
+				return die(msg);
+			}
+			cfg->workdir = optarg;
+			break;
+		case OPT_USER:
+			if (config_check_user(optarg)) {
+				snprintf(msg, sizeof(msg), "--user %s: use numeric UID or UID:GID", optarg);
+				return die(msg);
+			}
+			cfg->user = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (config_parse_uint(optarg, 1u << 30, &cfg->timeout_s) || cfg->timeout_s == 0) {
+				snprintf(msg, sizeof(msg), "--timeout %s: not a positive number of seconds", optarg);
 				return die(msg);
 			}
 			break;

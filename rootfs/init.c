@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,11 +107,17 @@ static void console_raw(void)
 	}
 }
 
-static pid_t spawn(char **argv)
+static pid_t spawn(char **argv, const struct init_cmdline *c)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
+	/* Groups first: once the uid changes, we may no longer change them. */
+	if (c->has_user && (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0)) {
+		fprintf(stderr, "ember-init: cannot become user %u:%u: %s\n", c->uid, c->gid,
+			strerror(errno));
+		_exit(STATUS_INIT_FAILED);
+	}
 	/*
 	 * A session of its own with the console as controlling tty, so that a
 	 * shell gets job control and ^C reaches the foreground job.  Opening
@@ -167,7 +174,7 @@ static int run(void)
 		fprintf(stderr, "ember-init: cd %s: %s\n", c.workdir, strerror(errno));
 		goto out;
 	}
-	pid = spawn(c.argc ? c.argv : sh);
+	pid = spawn(c.argc ? c.argv : sh, &c);
 	if (pid < 0) {
 		fprintf(stderr, "ember-init: fork: %s\n", strerror(errno));
 		goto out;

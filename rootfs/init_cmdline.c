@@ -57,11 +57,38 @@ static int push(char ***vec, size_t *n, char *s)
 	return 0;
 }
 
+/* "UID" or "UID:GID", decimal, each below 2^32 - 1 (-1 is "no change" to setuid). */
+static int parse_user(const char *s, unsigned *uid, unsigned *gid)
+{
+	unsigned long long v[2] = { 0, 0 };
+	int n = 0;
+
+	for (;;) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		while (*s >= '0' && *s <= '9') {
+			v[n] = v[n] * 10 + (unsigned)(*s++ - '0');
+			if (v[n] >= 0xffffffffULL)
+				return -1;
+		}
+		n++;
+		if (*s == '\0')
+			break;
+		if (*s != ':' || n == 2)
+			return -1;
+		s++;
+	}
+	*uid = (unsigned)v[0];
+	*gid = (unsigned)(n == 2 ? v[1] : v[0]);
+	return 0;
+}
+
 /* Handles one unquoted token; returns 0 or -1 with c->error set. */
 static int take_token(struct init_cmdline *c, const char *tok)
 {
 	static const char *const keys[] = {
 		EMBER_CMDLINE_ARG, EMBER_CMDLINE_ENV, EMBER_CMDLINE_WORKDIR, EMBER_CMDLINE_TTY,
+		EMBER_CMDLINE_USER,
 	};
 	size_t k, klen = 0;
 
@@ -107,8 +134,17 @@ static int take_token(struct init_cmdline *c, const char *tok)
 		else
 			free(val);
 		return 0;
-	default: /* ember.tty */
+	case 3: /* ember.tty */
 		c->tty = strcmp(val, "1") == 0;
+		free(val);
+		return 0;
+	default: /* ember.user: UID or UID:GID, numeric (the guest may have no passwd) */
+		if (parse_user(val, &c->uid, &c->gid) < 0) {
+			snprintf(c->error, sizeof(c->error), "%.100s: not UID[:GID]", tok);
+			free(val);
+			return -1;
+		}
+		c->has_user = true;
 		free(val);
 		return 0;
 	}

@@ -17,6 +17,8 @@ struct init_cmdline {
 	size_t envc;
 	char *workdir;   /* last non-empty ember.workdir, or NULL */
 	bool tty;        /* last ember.tty was "1" */
+	bool has_user;   /* ember.user given: run the command as uid:gid */
+	unsigned uid, gid;
 	char error[160]; /* why init_cmdline_parse() failed */
 };
 

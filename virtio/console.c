@@ -17,6 +17,13 @@
  * left behind while the guest had no buffers is picked up on the next
  * receiveq kick (the guest kicks when it adds buffers to an exhausted
  * queue, EVENT_IDX or not).
+ *
+ * With ember's own init (cfg->init_handshake) host input is held until
+ * that init reports its console ready (virtio_console_ready()): Linux's
+ * virtio_console frees, unread, any input that arrives between filling
+ * the receiveq and registering the port (drivers/char/virtio_console.c:
+ * in_intr() -> flush_bufs()), and the guest tty would echo input that
+ * arrives before init made it raw.
  */
 #include <errno.h>
 #include <poll.h>
@@ -47,6 +54,7 @@ struct virtio_console {
 	struct vm *vm;
 	enum stdin_state stdin_state;
 	bool stdout_gone;              /* a write failed for good: drop guest output */
+	bool input_held;               /* waiting for virtio_console_ready() */
 	size_t rx_head, rx_len;        /* undelivered stdin bytes: rx_buf[rx_head, +rx_len) */
 	uint8_t rx_buf[CONSOLE_RX_BUF];
 	struct virtq_chain chain;      /* scratch for the chain being handled */
@@ -189,6 +197,8 @@ static bool rx_deliver(struct virtio_console *con)
  */
 static void rx_pump(struct virtio_console *con)
 {
+	if (con->input_held)
+		return; /* stdin stays unread; virtio_console_ready() replays a kick */
 	while (rx_deliver(con) && stdin_fill(con))
 		;
 }
@@ -215,18 +225,24 @@ static void console_queue_notify(struct virtio_device *dev, unsigned q)
 		tx_drain(con);
 }
 
-static void console_activate(struct virtio_device *dev)
+/* Makes the loop thread look at queue q as if the guest had kicked it. */
+static void replay_kick(struct virtio_device *dev, unsigned q)
 {
 	uint64_t one = 1;
 
+	if (dev->kick_fd[q] >= 0 && write(dev->kick_fd[q], &one, sizeof(one)) < 0) {
+		/* counter saturated: a kick is pending anyway */
+	}
+}
+
+static void console_activate(struct virtio_device *dev)
+{
 	/*
 	 * Kicks that came before DRIVER_OK were dropped by the transport:
 	 * replay one per queue on the loop thread (we are on a vCPU thread).
 	 */
-	for (unsigned q = CONSOLE_RX; q <= CONSOLE_TX; q++)
-		if (dev->kick_fd[q] >= 0 && write(dev->kick_fd[q], &one, sizeof(one)) < 0) {
-			/* counter saturated: a kick is pending anyway */
-		}
+	replay_kick(dev, CONSOLE_RX);
+	replay_kick(dev, CONSOLE_TX);
 }
 
 static void console_config_read(struct virtio_device *dev, uint32_t offset, void *data,
@@ -255,6 +271,23 @@ static const struct virtio_device_ops console_ops = {
 	/* Undelivered stdin bytes survive a reset: the next driver gets them. */
 };
 
+void virtio_console_ready(struct vm *vm)
+{
+	/* The transports list is fixed before any vCPU runs: no lock to walk it. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		struct virtio_device *dev = vm->virtio[i]->dev;
+		if (dev->ops != &console_ops)
+			continue;
+		struct virtio_console *con = dev->priv;
+		pthread_mutex_lock(&dev->lock);
+		bool was_held = con->input_held;
+		con->input_held = false;
+		pthread_mutex_unlock(&dev->lock);
+		if (was_held)
+			replay_kick(dev, CONSOLE_RX); /* rx_pump on the loop thread */
+	}
+}
+
 int virtio_console_create(struct vm *vm, struct ember_err *err)
 {
 	struct virtio_console *con = calloc(1, sizeof(*con));
@@ -263,6 +296,7 @@ int virtio_console_create(struct vm *vm, struct ember_err *err)
 	con->dev.ops = &console_ops;
 	con->dev.priv = con;
 	con->vm = vm;
+	con->input_held = vm->cfg->init_handshake;
 
 	unsigned before = vm->nr_virtio;
 	int rc = virtio_mmio_add(vm, &con->dev, err);

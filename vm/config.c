@@ -88,6 +88,37 @@ int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err
 	return 0;
 }
 
+int config_check_env(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	return eq && eq != kv ? 0 : -EINVAL;
+}
+
+static int parse_id(const char **s)
+{
+	if (!isdigit((unsigned char)**s))
+		return -EINVAL;
+	unsigned long long v = 0;
+	while (isdigit((unsigned char)**s)) {
+		v = v * 10 + (unsigned)(*(*s)++ - '0');
+		if (v >= 0xffffffffULL)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int config_check_user(const char *spec)
+{
+	if (parse_id(&spec))
+		return -EINVAL;
+	if (*spec == ':') {
+		spec++;
+		if (parse_id(&spec))
+			return -EINVAL;
+	}
+	return *spec ? -EINVAL : 0;
+}
+
 static int check_readable_file(const char *flag, const char *path, struct ember_err *err)
 {
 	struct stat st;

@@ -16,6 +16,7 @@
 #define EMBER_CMDLINE_MAX   2048 /* x86 COMMAND_LINE_SIZE, including the NUL */
 
 #define EMBER_MAX_DISKS 16
+#define EMBER_MAX_ENV   64
 
 struct ember_disk {
 	const char *path;
@@ -48,6 +49,11 @@ struct ember_config {
 	 */
 	bool init_handshake;
 	char *const *argv;       /* command for the guest init (after "--"), may be empty */
+	const char *env[EMBER_MAX_ENV]; /* --env K=V for the command */
+	unsigned nr_env;
+	const char *workdir;     /* --workdir: the command's working directory in the guest */
+	const char *user;        /* --user UID[:GID] */
+	unsigned timeout_s;      /* --timeout: stop the VM after this many seconds, 0 = never */
 	int argc;
 	struct timespec started_at; /* CLOCK_MONOTONIC at exec: the origin of every timing */
 };
@@ -62,6 +68,11 @@ int config_parse_uint(const char *text, unsigned max, unsigned *value);
 
 /* "PATH[,ro][,serial=ID]" from --disk; the path is kept, the string is modified in place. */
 int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err);
+
+/* --env K=V: K non-empty, no '=' in K. */
+int config_check_env(const char *kv);
+/* --user UID[:GID]: decimal ids. */
+int config_check_user(const char *spec);
 
 /* Cross-field checks and file existence; fills err with the flag at fault. */
 int config_validate(const struct ember_config *cfg, struct ember_err *err);

@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "boot/cmdline.h"
@@ -176,6 +177,12 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 		rc = cmdline_append(&cl, cfg->cmdline);
 	if (!rc && isatty(STDIN_FILENO))
 		rc = cmdline_append(&cl, "ember.tty=1");
+	for (unsigned i = 0; !rc && i < cfg->nr_env; i++)
+		rc = cmdline_append_encoded(&cl, "ember.env=", cfg->env[i]);
+	if (!rc && cfg->workdir)
+		rc = cmdline_append_encoded(&cl, "ember.workdir=", cfg->workdir);
+	if (!rc && cfg->user)
+		rc = cmdline_append_encoded(&cl, "ember.user=", cfg->user);
 	for (int i = 0; !rc && i < cfg->argc; i++)
 		rc = cmdline_append_encoded(&cl, "ember.arg=", cfg->argv[i]);
 	if (rc)
@@ -190,6 +197,28 @@ static void on_stop(void *opaque, uint32_t events)
 	struct vm *vm = opaque;
 	(void)events;
 	vm->loop.quit = true;
+}
+
+static void on_timeout(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	(void)events;
+	fprintf(stderr, "ember: --timeout %u s expired: VM stopped\r\n", vm->cfg->timeout_s);
+	vm_stop(vm, EMBER_EXIT_TIMEOUT);
+}
+
+/* --timeout: a timerfd on the loop, armed when the vCPUs start. */
+static int setup_timeout(struct vm *vm, struct ember_err *err)
+{
+	if (!vm->cfg->timeout_s)
+		return 0;
+	vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	struct itimerspec its = { .it_value.tv_sec = vm->cfg->timeout_s };
+	if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &its, NULL) < 0)
+		return ember_fail(err, errno, "--timeout: timerfd: %s", strerror(errno));
+	if (loop_add(&vm->loop, vm->timer_fd, EPOLLIN, on_timeout, vm))
+		return ember_fail(err, EIO, "internal: cannot watch the timeout");
+	return 0;
 }
 
 static void on_signal(void *opaque, uint32_t events)
@@ -301,6 +330,8 @@ static void teardown(struct vm *vm)
 		close(vm->stop_fd);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
+	if (vm->timer_fd >= 0)
+		close(vm->timer_fd);
 	guest_memory_destroy(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
@@ -316,12 +347,13 @@ int vm_run(const struct ember_config *cfg, struct ember_err *err)
 
 	memset(&vm, 0, sizeof(vm));
 	vm.cfg = cfg;
-	vm.kvm_fd = vm.vm_fd = vm.stop_fd = vm.signal_fd = -1;
+	vm.kvm_fd = vm.vm_fd = vm.stop_fd = vm.signal_fd = vm.timer_fd = -1;
 	atomic_init(&vm.exit_code, -1);
 	pthread_mutex_init(&vm.err_lock, NULL);
 	vm.start = cfg->started_at;
 
-	if ((rc = create(&vm, err)) || (rc = load(&vm, err)) || (rc = start_vcpus(&vm, err))) {
+	if ((rc = create(&vm, err)) || (rc = load(&vm, err)) || (rc = setup_timeout(&vm, err)) ||
+	    (rc = start_vcpus(&vm, err))) {
 		teardown(&vm);
 		return rc;
 	}

@@ -54,6 +54,7 @@ struct vm {
 	struct bus mmio;
 	struct loop loop;
 	int signal_fd;              /* SIGINT/SIGTERM/... read on the loop */
+	int timer_fd;               /* --timeout */
 	struct term term;           /* host terminal state to restore */
 
 	struct vcpu *vcpus;

@@ -44,10 +44,12 @@
  *   ember.env=K=V   one environment variable (repeatable)
  *   ember.workdir=D working directory for the command
  *   ember.tty=1     host stdin is a terminal: keep the guest tty cooked
+ *   ember.user=U:G  run the command as numeric user U and group G
  */
 #define EMBER_CMDLINE_ARG     "ember.arg="
 #define EMBER_CMDLINE_ENV     "ember.env="
 #define EMBER_CMDLINE_WORKDIR "ember.workdir="
 #define EMBER_CMDLINE_TTY     "ember.tty="
+#define EMBER_CMDLINE_USER    "ember.user="
 
 #endif

@@ -147,6 +147,8 @@ static void test_malformed(void **state)
 		"ember.arg=%G1", "ember.arg=%1G", "ember.arg=abc%", "ember.arg=abc%4",
 		"ember.arg=%00", "ember.env=%G1=x", "ember.workdir=%zz", "ember.tty=%",
 		"ember.env=NOEQUALS", "ember.env==v", "ember.env=",
+		"ember.user=", "ember.user=root", "ember.user=1:", "ember.user=:1", "ember.user=1:2:3",
+		"ember.user=-1", "ember.user=4294967295", "ember.user=1%3A2x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct init_cmdline c;
@@ -160,6 +162,29 @@ static void test_malformed(void **state)
 	/* Malformed escapes in keys init does not own are not its business. */
 	struct init_cmdline c;
 	parse_ok(&c, "foo=%G1 ember.arg=ok");
+	init_cmdline_free(&c);
+}
+
+static void test_user(void **state)
+{
+	(void)state;
+	struct init_cmdline c;
+
+	parse_ok(&c, "ember.arg=id");
+	assert_false(c.has_user);
+	init_cmdline_free(&c);
+	parse_ok(&c, "ember.user=1000");
+	assert_true(c.has_user);
+	assert_int_equal(c.uid, 1000);
+	assert_int_equal(c.gid, 1000);
+	init_cmdline_free(&c);
+	parse_ok(&c, "ember.user=1000%3A100"); /* ':' may arrive percent-encoded */
+	assert_int_equal(c.uid, 1000);
+	assert_int_equal(c.gid, 100);
+	init_cmdline_free(&c);
+	parse_ok(&c, "ember.user=0:0");
+	assert_true(c.has_user);
+	assert_int_equal(c.uid, 0);
 	init_cmdline_free(&c);
 }
 
@@ -188,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_tokens),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_pct_decode),
+		cmocka_unit_test(test_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
