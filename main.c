@@ -28,6 +28,7 @@ static const char usage[] =
 	"  --cpus N         vCPUs, 1-32 (default 1)\n"
 	"  --disk PATH[,ro][,serial=ID]  virtio-blk disk from a raw image (repeatable)\n"
 	"  --console serial|virtio|none  guest console: ttyS0 (default), hvc0, or none\n"
+	"  --share HOSTDIR:GUESTDIR[:ro]  share a host directory (virtio-9p; repeatable)\n"
 	"  --env K=V        environment variable for COMMAND (repeatable)\n"
 	"  --workdir DIR    COMMAND's working directory in the guest\n"
 	"  --user UID[:GID] run COMMAND as this numeric user and group\n"
@@ -42,7 +43,7 @@ static const char usage[] =
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
-	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT,
+	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT, OPT_SHARE,
 };
 
 static const struct option run_options[] = {
@@ -59,6 +60,7 @@ static const struct option run_options[] = {
 	{ "workdir", required_argument, NULL, OPT_WORKDIR },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "share", required_argument, NULL, OPT_SHARE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -142,6 +144,17 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 				return die(msg);
 			}
 			break;
+		case OPT_SHARE: {
+			struct ember_err err;
+			if (cfg->nr_shares == EMBER_MAX_SHARES) {
+				snprintf(msg, sizeof(msg), "--share: at most %d shares", EMBER_MAX_SHARES);
+				return die(msg);
+			}
+			if (config_parse_share(optarg, cfg->nr_shares, &cfg->shares[cfg->nr_shares], &err))
+				return die(err.msg);
+			cfg->nr_shares++;
+			break;
+		}
 		case OPT_ENV:
 			if (config_check_env(optarg)) {
 				snprintf(msg, sizeof(msg), "--env %s: use K=V with a non-empty K", optarg);

@@ -107,6 +107,42 @@ static void console_raw(void)
 	}
 }
 
+/* mkdir -p for a mount point. */
+static void make_dirs(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(buf, 0755);
+		*p = '/';
+	}
+	mkdir(buf, 0755);
+}
+
+/* Host directories shared by ember (--share) over virtio-9p. */
+static int mount_shares(const struct init_cmdline *c)
+{
+	for (size_t i = 0; i < c->nmounts; i++) {
+		char value[4096];
+		const char *tag, *dir;
+		bool ro;
+		snprintf(value, sizeof(value), "%s", c->mounts[i]);
+		if (init_mount_split(value, &tag, &ro, &dir) < 0)
+			return -1;
+		make_dirs(dir);
+		/* cache=none: the host may change the files under the guest's feet. */
+		if (mount(tag, dir, "9p", ro ? MS_RDONLY : 0,
+			  "trans=virtio,version=9p2000.L,msize=262144,access=client") < 0) {
+			fprintf(stderr, "ember-init: mount %s on %s: %s\n", tag, dir, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static pid_t spawn(char **argv, const struct init_cmdline *c)
 {
 	pid_t pid = fork();
@@ -170,6 +206,8 @@ static int run(void)
 	/* Tell ember the console is ready for the host's stdin. */
 	if (ioperm(EMBER_CONSOLE_READY_PORT, 1, 1) == 0)
 		outb(1, EMBER_CONSOLE_READY_PORT);
+	if (mount_shares(&c) < 0)
+		goto out;
 	if (c.workdir && chdir(c.workdir) < 0) {
 		fprintf(stderr, "ember-init: cd %s: %s\n", c.workdir, strerror(errno));
 		goto out;

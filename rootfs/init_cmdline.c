@@ -88,7 +88,7 @@ static int take_token(struct init_cmdline *c, const char *tok)
 {
 	static const char *const keys[] = {
 		EMBER_CMDLINE_ARG, EMBER_CMDLINE_ENV, EMBER_CMDLINE_WORKDIR, EMBER_CMDLINE_TTY,
-		EMBER_CMDLINE_USER,
+		EMBER_CMDLINE_USER, EMBER_CMDLINE_MOUNT,
 	};
 	size_t k, klen = 0;
 
@@ -138,6 +138,21 @@ static int take_token(struct init_cmdline *c, const char *tok)
 		c->tty = strcmp(val, "1") == 0;
 		free(val);
 		return 0;
+	case 5: { /* ember.mount: TAG:MODE:DIR, checked now so that init fails early */
+		char *copy = strdup(val);
+		const char *tag, *dir;
+		bool ro;
+		int bad = !copy || init_mount_split(copy, &tag, &ro, &dir) < 0;
+		free(copy);
+		if (bad) {
+			snprintf(c->error, sizeof(c->error), "%.100s: not TAG:rw|ro:/DIR", tok);
+			free(val);
+			return -1;
+		}
+		if (push(&c->mounts, &c->nmounts, val) < 0)
+			break;
+		return 0;
+	}
 	default: /* ember.user: UID or UID:GID, numeric (the guest may have no passwd) */
 		if (parse_user(val, &c->uid, &c->gid) < 0) {
 			snprintf(c->error, sizeof(c->error), "%.100s: not UID[:GID]", tok);
@@ -159,8 +174,9 @@ int init_cmdline_parse(struct init_cmdline *c, const char *cmdline)
 	/* Empty vectors are NULL-terminated too, so callers never test for NULL. */
 	c->argv = calloc(1, sizeof(*c->argv));
 	c->env = calloc(1, sizeof(*c->env));
+	c->mounts = calloc(1, sizeof(*c->mounts));
 	char *buf = strdup(cmdline);
-	if (!c->argv || !c->env || !buf) {
+	if (!c->argv || !c->env || !c->mounts || !buf) {
 		free(buf);
 		snprintf(c->error, sizeof(c->error), "out of memory");
 		return -1;
@@ -205,10 +221,35 @@ void init_cmdline_free(struct init_cmdline *c)
 		free(c->argv[i]);
 	for (size_t i = 0; i < c->envc; i++)
 		free(c->env[i]);
+	for (size_t i = 0; i < c->nmounts; i++)
+		free(c->mounts[i]);
 	free(c->argv);
 	free(c->env);
+	free(c->mounts);
+	c->mounts = NULL;
+	c->nmounts = 0;
 	free(c->workdir);
 	c->argv = c->env = NULL;
 	c->workdir = NULL;
 	c->argc = c->envc = 0;
+}
+
+int init_mount_split(char *value, const char **tag, bool *read_only, const char **dir)
+{
+	char *mode = strchr(value, ':');
+	if (!mode || mode == value)
+		return -1;
+	*mode++ = '\0';
+	char *path = strchr(mode, ':');
+	if (!path)
+		return -1;
+	*path++ = '\0';
+	if (strcmp(mode, "rw") && strcmp(mode, "ro"))
+		return -1;
+	if (path[0] != '/')
+		return -1;
+	*tag = value;
+	*read_only = !strcmp(mode, "ro");
+	*dir = path;
+	return 0;
 }

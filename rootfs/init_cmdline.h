@@ -17,6 +17,8 @@ struct init_cmdline {
 	size_t envc;
 	char *workdir;   /* last non-empty ember.workdir, or NULL */
 	bool tty;        /* last ember.tty was "1" */
+	char **mounts;   /* ember.mount values "TAG:MODE:DIR", NULL-terminated */
+	size_t nmounts;
 	bool has_user;   /* ember.user given: run the command as uid:gid */
 	unsigned uid, gid;
 	char error[160]; /* why init_cmdline_parse() failed */
@@ -40,5 +42,8 @@ long init_pct_decode(char *dst, const char *src);
  */
 int init_cmdline_parse(struct init_cmdline *c, const char *cmdline);
 void init_cmdline_free(struct init_cmdline *c);
+
+/* Splits an ember.mount value in place into tag, read-only flag and directory. */
+int init_mount_split(char *value, const char **tag, bool *read_only, const char **dir);
 
 #endif

@@ -2,6 +2,7 @@
 #include "vm/config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -85,6 +86,32 @@ int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err
 		}
 		opts = next;
 	}
+	return 0;
+}
+
+int config_parse_share(char *spec, unsigned index, struct ember_share *share, struct ember_err *err)
+{
+	memset(share, 0, sizeof(*share));
+	size_t len = strlen(spec);
+	if (len > 3 && !strcmp(spec + len - 3, ":ro")) {
+		share->read_only = true;
+		spec[len - 3] = '\0';
+	} else if (len > 3 && !strcmp(spec + len - 3, ":rw")) {
+		spec[len - 3] = '\0';
+	}
+	char *colon = strchr(spec, ':');
+	if (!colon || colon == spec || colon[1] != '/')
+		return ember_fail(err, EINVAL,
+				  "--share %s: use HOSTDIR:GUESTDIR[:ro] with an absolute GUESTDIR", spec);
+	*colon = '\0';
+	share->host_dir = spec;
+	share->guest_dir = colon + 1;
+	snprintf(share->tag, sizeof(share->tag), "share%u", index);
+	struct stat st;
+	if (stat(share->host_dir, &st) < 0)
+		return ember_fail(err, errno, "--share %s: %s", share->host_dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return ember_fail(err, ENOTDIR, "--share %s: not a directory", share->host_dir);
 	return 0;
 }
 

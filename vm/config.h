@@ -17,6 +17,14 @@
 
 #define EMBER_MAX_DISKS 16
 #define EMBER_MAX_ENV   64
+#define EMBER_MAX_SHARES 8
+
+struct ember_share {
+	const char *host_dir;
+	const char *guest_dir;   /* absolute path the guest init mounts it on */
+	bool read_only;
+	char tag[16];            /* 9p mount tag: "share0", "share1", ... */
+};
 
 struct ember_disk {
 	const char *path;
@@ -54,6 +62,8 @@ struct ember_config {
 	const char *workdir;     /* --workdir: the command's working directory in the guest */
 	const char *user;        /* --user UID[:GID] */
 	unsigned timeout_s;      /* --timeout: stop the VM after this many seconds, 0 = never */
+	struct ember_share shares[EMBER_MAX_SHARES];
+	unsigned nr_shares;
 	int argc;
 	struct timespec started_at; /* CLOCK_MONOTONIC at exec: the origin of every timing */
 };
@@ -68,6 +78,9 @@ int config_parse_uint(const char *text, unsigned max, unsigned *value);
 
 /* "PATH[,ro][,serial=ID]" from --disk; the path is kept, the string is modified in place. */
 int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err);
+
+/* "HOSTDIR:GUESTDIR[:ro]" from --share; modifies spec in place. */
+int config_parse_share(char *spec, unsigned index, struct ember_share *share, struct ember_err *err);
 
 /* --env K=V: K non-empty, no '=' in K. */
 int config_check_env(const char *kv);

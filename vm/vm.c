@@ -179,6 +179,13 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 		rc = cmdline_append(&cl, "ember.tty=1");
 	for (unsigned i = 0; !rc && i < cfg->nr_env; i++)
 		rc = cmdline_append_encoded(&cl, "ember.env=", cfg->env[i]);
+	for (unsigned i = 0; !rc && i < cfg->nr_shares; i++) {
+		char mount[EMBER_CMDLINE_MAX];
+		const struct ember_share *sh = &cfg->shares[i];
+		snprintf(mount, sizeof(mount), "%s:%s:%s", sh->tag, sh->read_only ? "ro" : "rw",
+			 sh->guest_dir);
+		rc = cmdline_append_encoded(&cl, "ember.mount=", mount);
+	}
 	if (!rc && cfg->workdir)
 		rc = cmdline_append_encoded(&cl, "ember.workdir=", cfg->workdir);
 	if (!rc && cfg->user)

@@ -45,11 +45,13 @@
  *   ember.workdir=D working directory for the command
  *   ember.tty=1     host stdin is a terminal: keep the guest tty cooked
  *   ember.user=U:G  run the command as numeric user U and group G
+ *   ember.mount=TAG:MODE:DIR  mount virtio-9p tag TAG on DIR, MODE rw or ro
  */
 #define EMBER_CMDLINE_ARG     "ember.arg="
 #define EMBER_CMDLINE_ENV     "ember.env="
 #define EMBER_CMDLINE_WORKDIR "ember.workdir="
 #define EMBER_CMDLINE_TTY     "ember.tty="
 #define EMBER_CMDLINE_USER    "ember.user="
+#define EMBER_CMDLINE_MOUNT   "ember.mount="
 
 #endif

@@ -149,6 +149,8 @@ static void test_malformed(void **state)
 		"ember.env=NOEQUALS", "ember.env==v", "ember.env=",
 		"ember.user=", "ember.user=root", "ember.user=1:", "ember.user=:1", "ember.user=1:2:3",
 		"ember.user=-1", "ember.user=4294967295", "ember.user=1%3A2x",
+		"ember.mount=", "ember.mount=t", "ember.mount=t:rw", "ember.mount=t:xx:/d",
+		"ember.mount=:rw:/d", "ember.mount=t:ro:rel",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct init_cmdline c;
@@ -188,6 +190,26 @@ static void test_user(void **state)
 	init_cmdline_free(&c);
 }
 
+static void test_mounts(void **state)
+{
+	(void)state;
+	struct init_cmdline c;
+	const char *tag, *dir;
+	bool ro;
+
+	parse_ok(&c, "ember.mount=share0:rw:/mnt/a%20b ember.mount=share1:ro:/x:y");
+	assert_int_equal(c.nmounts, 2);
+	assert_int_equal(init_mount_split(c.mounts[0], &tag, &ro, &dir), 0);
+	assert_string_equal(tag, "share0");
+	assert_false(ro);
+	assert_string_equal(dir, "/mnt/a b");
+	assert_int_equal(init_mount_split(c.mounts[1], &tag, &ro, &dir), 0);
+	assert_string_equal(tag, "share1");
+	assert_true(ro);
+	assert_string_equal(dir, "/x:y");
+	init_cmdline_free(&c);
+}
+
 static void test_pct_decode(void **state)
 {
 	(void)state;
@@ -214,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_pct_decode),
 		cmocka_unit_test(test_user),
+		cmocka_unit_test(test_mounts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
