@@ -10,13 +10,13 @@
  *   io_uring (raw syscalls) readv 0.85 us, writev 2.2 us per request in
  *   batches of 32 (buffered writes are punted to io-wq threads), 18 us
  *   for a lone writev; waking the worker through an eventfd 2.7 us.
- * Each guest request also costs a QueueNotify exit, an interrupt and two
- * MMIO register exits (InterruptStatus, InterruptACK) that are tens of
- * microseconds each on this host, so the host syscall is in the noise and
- * io_uring has no win to offer; it would add a library, a large kernel
- * attack surface and operations that per-thread seccomp filters cannot
- * see.  The worker keeps the vCPU threads free of disk I/O: a vCPU only
- * signals the queue's ioeventfd.
+ * Each completion also costs the guest an interrupt and two MMIO register
+ * exits to user space (InterruptStatus, InterruptACK), ~55 us each on the
+ * kvm_pvm hosts (the project's port-exit measurements), so the host syscall
+ * is in the noise and io_uring has no win to offer; it would add a library,
+ * a large kernel attack surface and operations that per-thread seccomp
+ * filters cannot see.  The worker keeps the vCPU threads free of disk
+ * I/O: a vCPU only signals the queue's ioeventfd.
  *
  * Locking: the worker holds dev->lock while it handles a batch (the
  * transport takes it for register accesses), so a reset or a status
@@ -298,16 +298,6 @@ void virtio_blk_process_queue(struct virtio_device *dev)
 
 	for (;;) {
 		int got = virtq_pop(q, &blk->chain, &why);
-		if (got == 0 && q->event_idx) {
-			/*
-			 * virtq_pop published avail_event; order that store before
-			 * looking at avail->idx again, or a request the driver
-			 * added meanwhile (seeing the old avail_event, so not
-			 * kicking) would wait for the next kick.
-			 */
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			got = virtq_pop(q, &blk->chain, &why);
-		}
 		if (got <= 0) {
 			if (got < 0)
 				virtio_set_needs_reset(dev, why);
@@ -563,15 +553,8 @@ int virtio_blk_create(struct vm *vm, const struct ember_disk *disk, struct ember
 		free(blk);
 		return rc;
 	}
-	/*
-	 * Once virtio_mmio_add() has put the transport in vm->virtio, the VM
-	 * owns blk and teardown destroys it, even if the add failed later on.
-	 */
-	unsigned before = vm->nr_virtio;
-	if ((rc = virtio_mmio_add(vm, &blk->dev, err))) {
-		if (vm->nr_virtio == before)
-			blk_destroy(&blk->dev);
+	/* From here the VM owns blk: teardown (or virtio_mmio_add itself) destroys it. */
+	if ((rc = virtio_mmio_add(vm, &blk->dev, err)))
 		return rc;
-	}
 	return virtio_blk_start(blk, err);
 }

@@ -5,8 +5,9 @@
  * guest's receiveq buffers.  The guest's hvc0 is then the VM's console.
  *
  * Threads: everything here runs on the event-loop thread (queue kicks and
- * the stdin watch) with dev->lock held, except reset/activate, which run
- * on a vCPU thread, also with dev->lock held.  So all state below is
+ * the stdin watch) with dev->lock held, except activate and
+ * virtio_console_ready(), which run on a vCPU thread, also under
+ * dev->lock, and only replay a kick to the loop.  So all state below is
  * guarded by dev->lock, and the loop's handler table is only touched from
  * the loop thread (or before the vCPUs start).
  *
@@ -298,13 +299,10 @@ int virtio_console_create(struct vm *vm, struct ember_err *err)
 	con->vm = vm;
 	con->input_held = vm->cfg->init_handshake;
 
-	unsigned before = vm->nr_virtio;
+	/* From here the transport owns con: it calls console_destroy, even on failure. */
 	int rc = virtio_mmio_add(vm, &con->dev, err);
-	if (rc) {
-		if (vm->nr_virtio == before) /* never reached the VM's list: still ours */
-			free(con);
+	if (rc)
 		return rc;
-	}
 	/* Before any vCPU runs: the loop's handler table is not locked. */
 	rc = loop_add(&vm->loop, STDIN_FILENO, EPOLLIN | EPOLLET, stdin_readable, con);
 	if (rc == 0)

@@ -12,6 +12,8 @@ int virtio_blk_create(struct vm *vm, const struct ember_disk *disk, struct ember
 int virtio_rng_create(struct vm *vm, struct ember_err *err);
 /* hvc0: guest console output to stdout, stdin to the guest. */
 int virtio_console_create(struct vm *vm, struct ember_err *err);
+/* ember's init reported its console ready: start delivering stdin (any thread). */
+void virtio_console_ready(struct vm *vm);
 
 /* The devices the configuration asks for, in a stable slot order. */
 int virtio_devices_create(struct vm *vm, struct ember_err *err);

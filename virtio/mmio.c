@@ -28,7 +28,8 @@ void virtio_mmio_init(struct virtio_mmio *t, struct virtio_device *dev)
 
 bool virtio_is_live(const struct virtio_device *dev)
 {
-	return (dev->status & VIRTIO_STATUS_DRIVER_OK) && !(dev->status & VIRTIO_STATUS_NEEDS_RESET);
+	const uint32_t want = VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK;
+	return (dev->status & want) == want && !(dev->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void raise_interrupt(struct virtio_device *dev, unsigned bit)
@@ -146,7 +147,8 @@ static void write_queue_ready(struct virtio_mmio *t, struct virtq *q, uint32_t v
 		q->ready = false;
 		return;
 	}
-	if (q->ready)
+	/* Ring features (EVENT_IDX, INDIRECT) are only final once FEATURES_OK stuck. */
+	if (q->ready || !(dev->status & VIRTIO_STATUS_FEATURES_OK))
 		return;
 	int rc = virtq_start(q, &dev->vm->mem, virtio_has_feature(dev, VIRTIO_RING_F_EVENT_IDX),
 			     virtio_has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC));
@@ -256,11 +258,17 @@ static void on_kick(void *opaque, uint32_t events)
 
 int virtio_mmio_add(struct vm *vm, struct virtio_device *dev, struct ember_err *err)
 {
-	if (vm->nr_virtio == EMBER_MAX_VIRTIO)
-		return ember_fail(err, ENOSPC, "too many virtio devices (at most %d)", EMBER_MAX_VIRTIO);
-	struct virtio_mmio *t = calloc(1, sizeof(*t));
-	if (!t)
+	struct virtio_mmio *t = vm->nr_virtio < EMBER_MAX_VIRTIO ? calloc(1, sizeof(*t)) : NULL;
+	if (!t) {
+		/* Nobody else owns the device yet: free it here, as teardown would. */
+		const char *name = dev->ops->name;
+		if (dev->ops->destroy)
+			dev->ops->destroy(dev);
+		if (vm->nr_virtio == EMBER_MAX_VIRTIO)
+			return ember_fail(err, ENOSPC, "%s: too many virtio devices (at most %d)", name,
+					  EMBER_MAX_VIRTIO);
 		return ember_fail(err, ENOMEM, "out of memory");
+	}
 	virtio_mmio_init(t, dev);
 	vm->virtio[vm->nr_virtio++] = t; /* owned by the VM from here, even on failure */
 

@@ -42,14 +42,16 @@ static uint16_t load_acquire16(volatile uint16_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
-/* One descriptor, copied once: the guest may change it while we look. */
-static struct virtq_desc read_desc(volatile const struct virtq_desc *table, uint16_t i)
+/*
+ * One descriptor, copied once: the guest may change it while we look.  An
+ * indirect table need only be 8-byte aligned in practice (Linux's SLOB
+ * hands out such tables), so copy bytes rather than dereference.
+ */
+static struct virtq_desc read_desc(const uint8_t *table, uint16_t i)
 {
 	struct virtq_desc d;
-	d.addr = table[i].addr;
-	d.len = table[i].len;
-	d.flags = table[i].flags;
-	d.next = table[i].next;
+	memcpy(&d, table + (size_t)i * sizeof(d), sizeof(d));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* one copy, not re-reads */
 	return d;
 }
 
@@ -64,8 +66,20 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, const char **why)
 {
 	uint16_t avail_idx = load_acquire16(&q->avail[1]);
 
-	if (avail_idx == q->last_avail)
-		return 0;
+	if (avail_idx == q->last_avail) {
+		if (!q->event_idx)
+			return 0;
+		/*
+		 * Ask for a kick at the next index, then look again: a buffer the
+		 * driver added before it could see our avail_event would otherwise
+		 * wait for a kick that never comes (virtio 1.2 §2.7.10).
+		 */
+		__atomic_store_n(&q->used[2 + 4 * q->size], q->last_avail, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail_idx = load_acquire16(&q->avail[1]);
+		if (avail_idx == q->last_avail)
+			return 0;
+	}
 	if ((uint16_t)(avail_idx - q->last_avail) > q->size)
 		return malformed(why, "available index moved by more than the queue size");
 
@@ -76,7 +90,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, const char **why)
 	if (q->event_idx) /* avail_event: wake us when the driver passes this index */
 		__atomic_store_n(&q->used[2 + 4 * q->size], q->last_avail, __ATOMIC_RELEASE);
 
-	volatile const struct virtq_desc *table = q->desc;
+	const uint8_t *table = (const uint8_t *)q->desc;
 	uint16_t limit = q->size, i = head;
 	bool in_indirect = false, seen_writable = false;
 
@@ -94,7 +108,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, const char **why)
 			    d.len / sizeof(struct virtq_desc) > q->size)
 				return malformed(why, "indirect table has a bad length");
 			table = guest_ptr(q->mem, d.addr, d.len);
-			if (!table || (d.addr & 15))
+			if (!table)
 				return malformed(why, "indirect table outside guest memory");
 			limit = (uint16_t)(d.len / sizeof(struct virtq_desc));
 			in_indirect = true;

@@ -20,16 +20,26 @@ void loop_destroy(struct loop *loop)
 	loop->epoll_fd = -1;
 }
 
+/* A free slot; slots retired in the current batch may still have events queued for them. */
+static struct loop_handler *free_slot(struct loop *loop)
+{
+	for (unsigned i = 0; i < loop->nr; i++)
+		if (loop->handler[i].fd < 0 && !loop->handler[i].retired)
+			return &loop->handler[i];
+	return loop->nr < LOOP_MAX_HANDLERS ? &loop->handler[loop->nr] : NULL;
+}
+
 int loop_add(struct loop *loop, int fd, uint32_t events, loop_fn fn, void *opaque)
 {
-	if (loop->nr == LOOP_MAX_HANDLERS)
+	struct loop_handler *h = free_slot(loop);
+	if (!h)
 		return -ENOSPC;
-	struct loop_handler *h = &loop->handler[loop->nr];
 	struct epoll_event ev = { .events = events, .data.ptr = h };
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	*h = (struct loop_handler){ fd, fn, opaque };
-	loop->nr++;
+	*h = (struct loop_handler){ fd, fn, opaque, false };
+	if (h == &loop->handler[loop->nr])
+		loop->nr++;
 	return 0;
 }
 
@@ -39,9 +49,10 @@ int loop_remove(struct loop *loop, int fd)
 		if (loop->handler[i].fd != fd)
 			continue;
 		epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-		/* Handlers are addressed by pointer from epoll: keep slots stable. */
+		/* epoll may still hold an event for this slot in the current batch. */
 		loop->handler[i].fd = -1;
 		loop->handler[i].fn = NULL;
+		loop->handler[i].retired = true;
 		return 0;
 	}
 	return -ENOENT;
@@ -52,6 +63,8 @@ int loop_run(struct loop *loop)
 	struct epoll_event ev[8];
 
 	while (!loop->quit) {
+		for (unsigned i = 0; i < loop->nr; i++)
+			loop->handler[i].retired = false;
 		int n = epoll_wait(loop->epoll_fd, ev, 8, -1);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -14,9 +14,10 @@ typedef void (*loop_fn)(void *opaque, uint32_t events);
 #define LOOP_MAX_HANDLERS 32
 
 struct loop_handler {
-	int fd;
+	int fd;          /* -1: free slot */
 	loop_fn fn;
 	void *opaque;
+	bool retired;    /* removed during this epoll batch: not reusable until the next */
 };
 
 struct loop {

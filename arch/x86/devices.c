@@ -14,6 +14,7 @@
 
 #include "arch/arch.h"
 #include "arch/x86/guest_abi.h"
+#include "virtio/devices.h"
 #include "vm/vm.h"
 
 static void uart_set_irq(void *opaque, int level)
@@ -59,8 +60,10 @@ static void console_ready_access(void *opaque, uint64_t offset, uint8_t *data, u
 	struct vm *vm = opaque;
 
 	(void)offset; (void)data; (void)len;
-	if (is_write)
+	if (is_write) {
 		uart_rx_release(&vm->arch.uart);
+		virtio_console_ready(vm);
+	}
 }
 
 /* Port 0x80 is the POST-code / I/O-delay port Linux writes to; it has no effect. */

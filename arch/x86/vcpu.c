@@ -156,16 +156,33 @@ int arch_vcpu_init(struct vcpu *vcpu, const struct boot_info *boot, struct ember
 
 /* ---- emulation of instructions KVM hands back ------------------------- */
 
+/* Emulated accesses outside RAM go to the MMIO bus, as KVM_EXIT_MMIO would. */
+static int mmio_access(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool is_write)
+{
+	if (len > 8)
+		return -EFAULT;
+	bus_access(&vm->mmio, gpa, buf, (unsigned)len, is_write);
+	return 0;
+}
+
 static int mem_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
 	struct vm *vm = ctx;
-	return guest_read(&vm->mem, gpa, buf, len);
+	if (guest_read(&vm->mem, gpa, buf, len) == 0)
+		return 0;
+	return mmio_access(vm, gpa, buf, len, false);
 }
 
 static int mem_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 {
 	struct vm *vm = ctx;
-	return guest_write(&vm->mem, gpa, buf, len);
+	if (guest_write(&vm->mem, gpa, buf, len) == 0)
+		return 0;
+	uint8_t copy[8];
+	if (len > sizeof(copy))
+		return -EFAULT;
+	memcpy(copy, buf, len);
+	return mmio_access(vm, gpa, copy, len, true);
 }
 
 static int mem_cmpxchg(void *ctx, uint64_t gpa, void *expected, const void *desired, size_t len,

@@ -39,8 +39,8 @@ HELLO='hello from the host, via virtio-blk'
 NEW='written by the guest on ext4'
 mkdir "$out/root"
 printf '%s\n' "$HELLO" >"$out/root/hello.txt"
-mke2fs -q -t ext4 -d "$out/root" "$out/ext4.img" 16M ||
-	{ fail "setup" "mke2fs failed"; finish; }
+mke2fs -q -t ext4 -d "$out/root" "$out/ext4.img" 16M >"$out/mke2fs.log" 2>&1 ||
+	{ fail "setup" "mke2fs failed: $(cat "$out/mke2fs.log")"; finish; }
 head -c 1M /dev/urandom >"$out/ro.img"
 ro_sha=$(sha256sum <"$out/ro.img" | cut -d' ' -f1)
 head -c 32M /dev/urandom >"$out/raw.img"
@@ -145,6 +145,6 @@ if speed=$(g speed:); then
 	set -- $speed
 	echo "$2 $3 $4" | awk '{ w = $2 - $1; r = $3 - $2;
 		printf "# guest O_DIRECT 1 MiB blocks: write 16 MiB in %.2f s (%.1f MiB/s), read in %.2f s (%.1f MiB/s)\n",
-		w, w > 0 ? 16 / w : 0, r, r > 0 ? 16 / r : 0 }'
+		w, (w > 0 ? 16 / w : 0), r, (r > 0 ? 16 / r : 0) }'
 fi
 finish
