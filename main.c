@@ -27,7 +27,9 @@ static const char usage[] =
 	"  --mem SIZE       guest RAM, e.g. 256M or 2G (default 256M)\n"
 	"  --cpus N         vCPUs, 1-32 (default 1)\n"
 	"  --disk PATH[,ro][,serial=ID]  virtio-blk disk from a raw image (repeatable)\n"
-	"  --console serial|virtio|none  guest console: ttyS0 (default), hvc0, or none\n"
+	"  --console split|serial|virtio|none\n"
+	"                   split (default with a COMMAND): its stdout and stderr stay apart\n"
+	"                   (hvc0, hvc1); serial (default without): ttyS0; virtio: hvc0\n"
 	"  --share HOSTDIR:GUESTDIR[:ro]  share a host directory (virtio-9p; repeatable)\n"
 	"  --env K=V        environment variable for COMMAND (repeatable)\n"
 	"  --workdir DIR    COMMAND's working directory in the guest\n"
@@ -139,8 +141,10 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 				cfg->console = EMBER_CONSOLE_VIRTIO;
 			else if (!strcmp(optarg, "none"))
 				cfg->console = EMBER_CONSOLE_NONE;
+			else if (!strcmp(optarg, "split"))
+				cfg->console = EMBER_CONSOLE_SPLIT;
 			else {
-				snprintf(msg, sizeof(msg), "--console %s: use serial, virtio or none", optarg);
+				snprintf(msg, sizeof(msg), "--console %s: use split, serial, virtio or none", optarg);
 				return die(msg);
 			}
 			break;
@@ -236,6 +240,9 @@ int main(int argc, char **argv)
 	/* Only ember's init understands a command: then it is the init that runs. */
 	if (cfg.argc > 0)
 		cfg.init_handshake = true;
+	/* A one-shot command gets separate stdout and stderr; a shell gets the UART. */
+	if (cfg.console == EMBER_CONSOLE_AUTO)
+		cfg.console = cfg.argc > 0 ? EMBER_CONSOLE_SPLIT : EMBER_CONSOLE_SERIAL;
 
 	struct ember_err err = { "" };
 	if ((rc = config_validate(&cfg, &err)))

@@ -98,13 +98,51 @@ static int setup_env(const struct init_cmdline *c)
  * Without a host terminal, ember's console is a byte pipe: the guest tty must
  * not echo, buffer lines, turn \n into \r\n, or turn ^C into a signal.
  */
-static void console_raw(void)
+static void console_raw(int fd)
 {
 	struct termios t;
-	if (tcgetattr(0, &t) == 0) {
+	if (tcgetattr(fd, &t) == 0) {
 		cfmakeraw(&t);
-		tcsetattr(0, TCSANOW, &t);
+		tcsetattr(fd, TCSANOW, &t);
 	}
+}
+
+/*
+ * The command's stdio.  By default it inherits init's /dev/console.  With
+ * ember.stdio=split, stdin and stdout are /dev/hvc0 and stderr /dev/hvc1,
+ * two virtio consoles that ember copies to its own stdout and stderr.
+ */
+static int setup_stdio(const struct init_cmdline *c)
+{
+	if (c->split) {
+		int out = open("/dev/hvc0", O_RDWR | O_NOCTTY);
+		int err = open("/dev/hvc1", O_RDWR | O_NOCTTY);
+		if (out < 0 || err < 0) {
+			fprintf(stderr, "ember-init: /dev/hvc0 or /dev/hvc1: %s\n", strerror(errno));
+			return -1;
+		}
+		dup2(out, 0);
+		dup2(out, 1);
+		dup2(err, 2);
+		if (out > 2)
+			close(out);
+		if (err > 2)
+			close(err);
+	}
+	if (!c->tty) {
+		console_raw(0);
+		if (c->split)
+			console_raw(2);
+	}
+	return 0;
+}
+
+/* Everything the command wrote must have left the guest before ember stops it. */
+static void drain_stdio(void)
+{
+	fflush(NULL);
+	tcdrain(1);
+	tcdrain(2);
 }
 
 /* mkdir -p for a mount point. */
@@ -201,8 +239,8 @@ static int run(void)
 		fprintf(stderr, "ember-init: environment: %s\n", strerror(errno));
 		goto out;
 	}
-	if (!c.tty)
-		console_raw();
+	if (setup_stdio(&c) < 0)
+		goto out;
 	/* Tell ember the console is ready for the host's stdin. */
 	if (ioperm(EMBER_CONSOLE_READY_PORT, 1, 1) == 0)
 		outb(1, EMBER_CONSOLE_READY_PORT);
@@ -236,7 +274,7 @@ int main(void)
 	mount_one("tmpfs", "/run", "mode=0755");
 
 	int status = run();
-	fflush(NULL);
+	drain_stdio();
 	sync();
 
 	/* ember ends the VM on this write; nothing after it should run. */

@@ -88,7 +88,7 @@ static int take_token(struct init_cmdline *c, const char *tok)
 {
 	static const char *const keys[] = {
 		EMBER_CMDLINE_ARG, EMBER_CMDLINE_ENV, EMBER_CMDLINE_WORKDIR, EMBER_CMDLINE_TTY,
-		EMBER_CMDLINE_USER, EMBER_CMDLINE_MOUNT,
+		EMBER_CMDLINE_USER, EMBER_CMDLINE_MOUNT, EMBER_CMDLINE_STDIO,
 	};
 	size_t k, klen = 0;
 
@@ -136,6 +136,10 @@ static int take_token(struct init_cmdline *c, const char *tok)
 		return 0;
 	case 3: /* ember.tty */
 		c->tty = strcmp(val, "1") == 0;
+		free(val);
+		return 0;
+	case 6: /* ember.stdio */
+		c->split = strcmp(val, "split") == 0;
 		free(val);
 		return 0;
 	case 5: { /* ember.mount: TAG:MODE:DIR, checked now so that init fails early */

@@ -53,6 +53,7 @@ enum stdin_state {
 struct virtio_console {
 	struct virtio_device dev;
 	struct vm *vm;
+	int out_fd;                    /* where transmitted bytes go: stdout or stderr */
 	enum stdin_state stdin_state;
 	bool stdout_gone;              /* a write failed for good: drop guest output */
 	bool input_held;               /* waiting for virtio_console_ready() */
@@ -67,13 +68,13 @@ struct virtio_console {
 static void stdout_write(struct virtio_console *con, const uint8_t *p, size_t len)
 {
 	while (len && !con->stdout_gone) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
+		ssize_t n = write(con->out_fd, p, len);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
 		} else if (n < 0 && errno == EAGAIN) {
 			/* Someone made stdout non-blocking: wait as a blocking write would. */
-			struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
+			struct pollfd pfd = { .fd = con->out_fd, .events = POLLOUT };
 			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 				con->stdout_gone = true;
 		} else if (!(n < 0 && errno == EINTR)) {
@@ -289,7 +290,7 @@ void virtio_console_ready(struct vm *vm)
 	}
 }
 
-int virtio_console_create(struct vm *vm, struct ember_err *err)
+int virtio_console_create(struct vm *vm, int out_fd, bool with_input, struct ember_err *err)
 {
 	struct virtio_console *con = calloc(1, sizeof(*con));
 	if (!con)
@@ -297,11 +298,13 @@ int virtio_console_create(struct vm *vm, struct ember_err *err)
 	con->dev.ops = &console_ops;
 	con->dev.priv = con;
 	con->vm = vm;
+	con->out_fd = out_fd;
 	con->input_held = vm->cfg->init_handshake;
+	con->stdin_state = STDIN_DONE;
 
 	/* From here the transport owns con: it calls console_destroy, even on failure. */
 	int rc = virtio_mmio_add(vm, &con->dev, err);
-	if (rc)
+	if (rc || !with_input)
 		return rc;
 	/* Before any vCPU runs: the loop's handler table is not locked. */
 	rc = loop_add(&vm->loop, STDIN_FILENO, EPOLLIN | EPOLLET, stdin_readable, con);
@@ -311,7 +314,6 @@ int virtio_console_create(struct vm *vm, struct ember_err *err)
 		con->stdin_state = STDIN_FILE;
 	else if (rc == -ENOSPC)
 		return ember_fail(err, ENOSPC, "virtio-console: too many event sources");
-	else
-		con->stdin_state = STDIN_DONE; /* no usable stdin (closed): no input */
+	/* Otherwise no usable stdin (closed): no input. */
 	return 0;
 }

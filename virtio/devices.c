@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "virtio/devices.h"
 
+#include <unistd.h>
+
 #include "vm/vm.h"
 
 int virtio_devices_create(struct vm *vm, struct ember_err *err)
@@ -8,8 +10,12 @@ int virtio_devices_create(struct vm *vm, struct ember_err *err)
 	const struct ember_config *cfg = vm->cfg;
 	int rc = 0;
 
-	/* Console first: it is what a user debugging a boot wants at a fixed place. */
-	if (cfg->console == EMBER_CONSOLE_VIRTIO && (rc = virtio_console_create(vm, err)))
+	/* Consoles first, so that they are hvc0 and hvc1 in the guest. */
+	if ((cfg->console == EMBER_CONSOLE_VIRTIO || cfg->console == EMBER_CONSOLE_SPLIT) &&
+	    (rc = virtio_console_create(vm, STDOUT_FILENO, true, err)))
+		return rc;
+	if (cfg->console == EMBER_CONSOLE_SPLIT &&
+	    (rc = virtio_console_create(vm, STDERR_FILENO, false, err)))
 		return rc;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if ((rc = virtio_blk_create(vm, &cfg->disks[i], err)))

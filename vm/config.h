@@ -33,8 +33,10 @@ struct ember_disk {
 };
 
 enum ember_console {
-	EMBER_CONSOLE_SERIAL,    /* ttyS0 (8250 UART): the default */
-	EMBER_CONSOLE_VIRTIO,    /* hvc0 (virtio-console) */
+	EMBER_CONSOLE_AUTO,      /* SPLIT when a command is given, else SERIAL */
+	EMBER_CONSOLE_SERIAL,    /* ttyS0 (8250 UART) for everything */
+	EMBER_CONSOLE_VIRTIO,    /* hvc0 (virtio-console) for everything */
+	EMBER_CONSOLE_SPLIT,     /* command's stdin/stdout on hvc0, stderr on hvc1, kernel on ttyS0 -> stderr */
 	EMBER_CONSOLE_NONE,      /* guest output discarded, no input */
 };
 

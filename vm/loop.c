@@ -79,3 +79,19 @@ int loop_run(struct loop *loop)
 	}
 	return 0;
 }
+
+void loop_drain(struct loop *loop)
+{
+	struct epoll_event ev[8];
+	/* Bounded: a handler that keeps its fd readable cannot hold teardown up. */
+	for (int round = 0; round < 4; round++) {
+		int n = epoll_wait(loop->epoll_fd, ev, 8, 0);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			struct loop_handler *h = ev[i].data.ptr;
+			if (h->fn)
+				h->fn(h->opaque, ev[i].events);
+		}
+	}
+}

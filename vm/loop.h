@@ -34,5 +34,7 @@ int loop_add(struct loop *loop, int fd, uint32_t events, loop_fn fn, void *opaqu
 int loop_remove(struct loop *loop, int fd);
 /* Runs until loop->quit is set by a callback. */
 int loop_run(struct loop *loop);
+/* Dispatches the events already pending, without waiting (after loop_run ended). */
+void loop_drain(struct loop *loop);
 
 #endif

@@ -177,6 +177,8 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 		rc = cmdline_append(&cl, cfg->cmdline);
 	if (!rc && isatty(STDIN_FILENO))
 		rc = cmdline_append(&cl, "ember.tty=1");
+	if (!rc && cfg->console == EMBER_CONSOLE_SPLIT)
+		rc = cmdline_append(&cl, "ember.stdio=split");
 	for (unsigned i = 0; !rc && i < cfg->nr_env; i++)
 		rc = cmdline_append_encoded(&cl, "ember.env=", cfg->env[i]);
 	for (unsigned i = 0; !rc && i < cfg->nr_shares; i++) {
@@ -370,6 +372,11 @@ int vm_run(const struct ember_config *cfg, struct ember_err *err)
 		ember_fail(&why, -rc, "event loop: %s", strerror(-rc));
 		vm_fail(&vm, &why);
 	}
+	/*
+	 * The guest's last output may have been kicked just before it wrote its
+	 * exit status: handle what is already pending before tearing down.
+	 */
+	loop_drain(&vm.loop);
 	int code = atomic_load(&vm.exit_code);
 	teardown(&vm);
 	term_restore(&vm.term);

@@ -154,7 +154,9 @@ int arch_devices_init(struct vm *vm, struct ember_err *err)
 	a->rx_wake_fd = -1;
 	a->null_fd = -1;
 	int uart_out = STDOUT_FILENO;
-	if (vm->cfg->console != EMBER_CONSOLE_SERIAL) {
+	if (vm->cfg->console == EMBER_CONSOLE_SPLIT) {
+		uart_out = STDERR_FILENO; /* kernel messages: never mixed into the command's stdout */
+	} else if (vm->cfg->console != EMBER_CONSOLE_SERIAL) {
 		/* The UART stays for early boot code but prints nowhere. */
 		a->null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		uart_out = a->null_fd;

@@ -46,6 +46,7 @@
  *   ember.tty=1     host stdin is a terminal: keep the guest tty cooked
  *   ember.user=U:G  run the command as numeric user U and group G
  *   ember.mount=TAG:MODE:DIR  mount virtio-9p tag TAG on DIR, MODE rw or ro
+ *   ember.stdio=split  the command's stdin/stdout are /dev/hvc0, its stderr /dev/hvc1
  */
 #define EMBER_CMDLINE_ARG     "ember.arg="
 #define EMBER_CMDLINE_ENV     "ember.env="
@@ -53,5 +54,6 @@
 #define EMBER_CMDLINE_TTY     "ember.tty="
 #define EMBER_CMDLINE_USER    "ember.user="
 #define EMBER_CMDLINE_MOUNT   "ember.mount="
+#define EMBER_CMDLINE_STDIO   "ember.stdio="
 
 #endif

@@ -97,6 +97,11 @@ static void test_env_workdir_tty(void **state)
 
 	parse_ok(&c, "ember.tty=1 ember.tty=0");
 	assert_false(c.tty);
+	assert_false(c.split);
+	init_cmdline_free(&c);
+
+	parse_ok(&c, "ember.stdio=split");
+	assert_true(c.split);
 	init_cmdline_free(&c);
 }
 
