@@ -6,7 +6,7 @@
 #   make guests-test   run each under ./ember (tests/guests/run.sh)
 
 GUEST_DIR     := tests/guests
-GUEST_NAMES   := hello exit_status triple_fault unknown_port uart_probe boot_timer cpus \
+GUEST_NAMES   := hello exit_status triple_fault unknown_port uart_probe boot_timer cpus spin \
                  virtio_hostile
 GUEST_BINS    := $(GUEST_NAMES:%=$(BUILD)/guests/%.elf)
 GUEST_RT_OBJS := $(BUILD)/guests/start.o $(BUILD)/guests/lib.o

@@ -132,10 +132,36 @@ guest_err_lines() {
 	fi
 }
 
+# stops_within NAME SECS RC ARGS...: ember ends with RC in under SECS seconds.
+stops_within() {
+	local name=$1 secs=$2 want_rc=$3 why start elapsed; shift 3
+	start=$(date +%s%N)
+	run "$name" "$@" || return 0
+	elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+	if why=$(rc_wrong "$want_rc"); then not_ok "$name" "$why"
+	elif [ "$elapsed" -ge $((secs * 1000)) ]; then not_ok "$name" "took ${elapsed} ms, limit ${secs} s"
+	else ok "$name"
+	fi
+}
+
+# signal_stops NAME SIGNAL RC: SIGNAL to a running ember stops the guest, exit RC.
+signal_stops() {
+	local name=$1 sig=$2 want_rc=$3 pid rc
+	"$EMBER" run --kernel "$G/spin.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
+	pid=$!
+	sleep 0.3
+	kill "-$sig" "$pid"
+	wait "$pid"
+	rc=$?
+	if [ "$rc" -ne "$want_rc" ]; then not_ok "$name" "exit code $rc, want $want_rc"
+	else ok "$name"
+	fi
+}
+
 # ---- preflight: without these nothing below means anything ---------------
 missing=
 [ -x "$EMBER" ] || missing="$missing $EMBER"
-for f in hello exit_status triple_fault unknown_port uart_probe boot_timer cpus virtio_hostile; do
+for f in hello exit_status triple_fault unknown_port uart_probe boot_timer cpus spin virtio_hostile; do
 	[ -f "$G/$f.elf" ] || missing="$missing $G/$f.elf"
 done
 if [ -n "$missing" ]; then
@@ -186,6 +212,12 @@ guest_out_has cpus-4              0              'hello-cmdline status=3' run --
 guest_err_lines virtio-hostile    0   'good chain ok\ndesc-outside-ram -> needs reset ok\ndesc-loop -> needs reset ok\nnext-out-of-range -> needs reset ok\navail-idx-jump -> needs reset ok\nindirect-outside-ram -> needs reset ok\nrings-outside-ram -> needs reset ok\nhostile ok\n' \
                                               'ember: virtio-rng at ' 6 run --kernel "$G/virtio_hostile.elf"
 
+#             name                secs  rc    ember arguments
+stops_within  timeout-1s          3     124   run --kernel "$G/spin.elf" --timeout 1
+#             name                signal  rc (128 + signal)
+signal_stops  sigterm-stops       TERM    143
+signal_stops  sigint-stops        INT     130
+
 # ---- bad input: exit 125, one line "ember: ..." on stderr -----------------
 #             name                ember arguments
 bad_input     kernel-missing      run --kernel /nonexistent
@@ -205,5 +237,15 @@ bad_input     bzimage-truncated   run --kernel "$tmp/truncated.bzImage"
 bad_input     initrd-missing      run --kernel "$G/hello.elf" --initrd /nonexistent
 bad_input     initrd-too-big      run --kernel "$G/hello.elf" --initrd "$tmp/big.initrd" --mem 16M
 bad_input     cmdline-too-long    run --kernel "$G/hello.elf" --cmdline "$long"
+bad_input     timeout-0           run --kernel "$G/hello.elf" --timeout 0
+bad_input     env-no-key          run --kernel "$G/hello.elf" --env =x
+bad_input     user-not-numeric    run --kernel "$G/hello.elf" --user root
+bad_input     workdir-relative    run --kernel "$G/hello.elf" --workdir tmp
+bad_input     share-missing-dir   run --kernel "$G/hello.elf" --share /nonexistent:/mnt
+bad_input     share-no-guest-dir  run --kernel "$G/hello.elf" --share /tmp
+bad_input     share-not-a-dir     run --kernel "$G/hello.elf" --share "$tmp/empty:/mnt"
+bad_input     disk-missing        run --kernel "$G/hello.elf" --disk /nonexistent.img
+bad_input     disk-bad-option     run --kernel "$G/hello.elf" --disk "$tmp/random,bogus"
+bad_input     console-bogus       run --kernel "$G/hello.elf" --console bogus
 
 summary
