@@ -246,6 +246,9 @@ static int run(void)
 		outb(1, EMBER_CONSOLE_READY_PORT);
 	if (mount_shares(&c) < 0)
 		goto out;
+	/* Like a container's WORKDIR: created when missing. */
+	if (c.workdir)
+		make_dirs(c.workdir);
 	if (c.workdir && chdir(c.workdir) < 0) {
 		fprintf(stderr, "ember-init: cd %s: %s\n", c.workdir, strerror(errno));
 		goto out;

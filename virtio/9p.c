@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-9p glue: the mount tag in config space, one request queue, and an
+ * I/O thread that hands each request to the 9P server (p9_server.c).
+ *
+ * A request is one chain: the driver-readable part is the T-message, the
+ * writable part receives the R-message (net/9p/trans_virtio.c).  Both are
+ * copied: the request into a private buffer before the server parses it
+ * (the guest cannot change a length after it was checked), the reply out
+ * after it is complete.  The used length is the reply's length, which
+ * Linux checks against the reply's size field.
+ *
+ * Threading, as virtio-blk: the worker waits on the queue's ioeventfd and
+ * handles a batch with dev->lock held, so a reset never meets a request
+ * half done.  A slow host file-system operation (a large fsync, a file
+ * system on a slow disk or on the network) holds the lock meanwhile, and
+ * a vCPU touching this device's registers waits for it.  Acceptable for
+ * now; the fix, if it shows, is to drop the lock around the server call
+ * and make reset wait for the request in flight.
+ */
+#include "virtio/9p.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "virtio/mmio.h"
+#include "virtio/p9_proto.h"
+#include "vm/vm.h"
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* One chain: 0 and the reply's length, or -EINVAL (and *why) when no answer is possible. */
+static int p9_handle_chain(struct virtio_9p *v, const struct virtq_chain *c, uint32_t *used_len,
+			   const char **why)
+{
+	size_t n;
+
+	if (c->readable < P9_HDR_SIZE) {
+		*why = "9P request shorter than its 7-byte header";
+		return -EINVAL;
+	}
+	if (c->writable < P9_RLERROR_SIZE) {
+		*why = "9P request without room for an 11-byte reply";
+		return -EINVAL;
+	}
+	size_t cap = c->writable < P9_MAX_MSIZE ? (size_t)c->writable : P9_MAX_MSIZE;
+	if (c->readable > P9_MAX_MSIZE) {
+		virtq_chain_read(c, 0, v->req, P9_HDR_SIZE);
+		n = p9_server_error(v->req, EMSGSIZE, v->rep, cap);
+	} else {
+		virtq_chain_read(c, 0, v->req, (size_t)c->readable);
+		n = p9_server_handle(&v->srv, v->req, (size_t)c->readable, v->rep, cap);
+	}
+	if (n == 0) { /* not reached: both sizes were checked above */
+		*why = "9P request could not be answered";
+		return -EINVAL;
+	}
+	virtq_chain_write(c, 0, v->rep, n);
+	*used_len = (uint32_t)n;
+	return 0;
+}
+
+void virtio_9p_process_queue(struct virtio_device *dev)
+{
+	struct virtio_9p *v = dev->priv;
+	struct virtq *q = &dev->vq[0];
+	const char *why = NULL;
+	bool pushed = false;
+
+	for (;;) {
+		int got = virtq_pop(q, &v->chain, &why);
+		if (got == 0 && q->event_idx) {
+			/* avail_event is published: look once more for a request added meanwhile. */
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			got = virtq_pop(q, &v->chain, &why);
+		}
+		if (got <= 0) {
+			if (got < 0)
+				virtio_set_needs_reset(dev, why);
+			break;
+		}
+		uint32_t used_len;
+		if (p9_handle_chain(v, &v->chain, &used_len, &why) < 0) {
+			virtio_set_needs_reset(dev, why);
+			break;
+		}
+		virtq_push(q, v->chain.head, used_len);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_notify_used(dev, 0);
+}
+
+/* ---- the worker ---------------------------------------------------------------- */
+
+static void drain(int fd)
+{
+	uint64_t count;
+
+	if (read(fd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: this fd did not fire */
+	}
+}
+
+static void *p9_worker(void *opaque)
+{
+	struct virtio_9p *v = opaque;
+	struct virtio_device *dev = &v->dev;
+	struct pollfd fds[2] = {
+		{ .fd = dev->kick_fd[0], .events = POLLIN },
+		{ .fd = v->wake_fd, .events = POLLIN },
+	};
+
+	while (!atomic_load(&v->stopping)) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			struct ember_err why;
+			ember_fail(&why, errno, "--share %s: I/O thread: poll: %s", v->host_dir,
+				   strerror(errno));
+			vm_fail(dev->vm, &why);
+			break;
+		}
+		drain(dev->kick_fd[0]);
+		drain(v->wake_fd);
+		if (atomic_load(&v->stopping))
+			break;
+		pthread_mutex_lock(&dev->lock);
+		if (virtio_is_live(dev) && dev->vq[0].ready)
+			virtio_9p_process_queue(dev);
+		pthread_mutex_unlock(&dev->lock);
+	}
+	return NULL;
+}
+
+int virtio_9p_start(struct virtio_9p *v, struct ember_err *err)
+{
+	sigset_t all, old;
+
+	sigfillset(&all); /* signals are for the main and vCPU threads */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(&v->worker, NULL, p9_worker, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return ember_fail(err, rc, "--share %s: cannot start its I/O thread: %s", v->host_dir,
+				  strerror(rc));
+	v->worker_started = true;
+	pthread_setname_np(v->worker, "ember-9p");
+	return 0;
+}
+
+void virtio_9p_uninit(struct virtio_9p *v)
+{
+	if (v->worker_started) {
+		atomic_store(&v->stopping, true);
+		if (eventfd_write(v->wake_fd, 1) == 0)
+			pthread_join(v->worker, NULL);
+		v->worker_started = false;
+	}
+	if (v->wake_fd >= 0)
+		close(v->wake_fd);
+	v->wake_fd = -1;
+	p9_server_destroy(&v->srv);
+	free(v->req);
+	free(v->rep);
+	v->req = v->rep = NULL;
+}
+
+/* ---- virtio_device_ops ----------------------------------------------------------- */
+
+static void p9_config_read(struct virtio_device *dev, uint32_t offset, void *data, unsigned len)
+{
+	const struct virtio_9p *v = dev->priv;
+
+	/* The transport checked offset + len <= config_size; stay safe on our own too. */
+	if (offset > v->ops.config_size || len > v->ops.config_size - offset) {
+		memset(data, 0, len);
+		return;
+	}
+	memcpy(data, v->config + offset, len);
+}
+
+/* DRIVER_OK: a kick sent before it was dropped by the worker; look at the queue now. */
+static void p9_activate(struct virtio_device *dev)
+{
+	struct virtio_9p *v = dev->priv;
+
+	if (v->wake_fd >= 0 && eventfd_write(v->wake_fd, 1) < 0) {
+		/* counter saturated: the worker is due to wake anyway */
+	}
+}
+
+/* Device reset (dev->lock held, so no request is in flight): a new driver starts a new session. */
+static void p9_reset(struct virtio_device *dev)
+{
+	struct virtio_9p *v = dev->priv;
+
+	p9_server_reset(&v->srv);
+}
+
+static void p9_destroy(struct virtio_device *dev)
+{
+	struct virtio_9p *v = dev->priv;
+
+	virtio_9p_uninit(v);
+	free(v);
+}
+
+static const struct virtio_device_ops p9_ops_template = {
+	.name = "virtio-9p",
+	.device_id = VIRTIO_ID_9P,
+	.num_queues = 1,
+	.queue_max_size = VIRTIO_9P_QUEUE_SIZE,
+	.features = 1ULL << VIRTIO_9P_MOUNT_TAG,
+	.config_read = p9_config_read,
+	.activate = p9_activate,
+	.reset = p9_reset,
+	.destroy = p9_destroy,
+	.own_thread = true,
+};
+
+/* ---- construction ------------------------------------------------------------- */
+
+/*
+ * Each fid holds up to three descriptors (object, its directory, an open
+ * file) and a guest keeps a fid per cached dentry, so the usual soft limit
+ * of 1024 descriptors would run out long before the fid limit.  Raise the
+ * soft limit to the hard one (ember uses poll/epoll, never select).
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct ember_err *err)
+{
+	size_t tag_len = share->tag ? strlen(share->tag) : 0;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	v->wake_fd = -1;
+	v->srv.root_fd = -1;
+	v->host_dir = share->host_dir;
+	atomic_init(&v->stopping, false);
+	if (tag_len == 0 || tag_len > VIRTIO_9P_TAG_MAX)
+		return ember_fail(err, EINVAL, "--share %s: mount tag must be 1 to %d bytes",
+				  share->host_dir, VIRTIO_9P_TAG_MAX);
+	if ((rc = p9_server_init(&v->srv, share->host_dir, share->read_only)))
+		return ember_fail(err, -rc, "--share %s: %s", share->host_dir, strerror(-rc));
+
+	v->req = malloc(P9_MAX_MSIZE);
+	v->rep = malloc(P9_MAX_MSIZE);
+	v->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!v->req || !v->rep || v->wake_fd < 0) {
+		rc = v->wake_fd < 0 ? ember_fail(err, errno, "--share %s: eventfd: %s", share->host_dir,
+						  strerror(errno)) :
+				      ember_fail(err, ENOMEM, "out of memory");
+		virtio_9p_uninit(v);
+		return rc;
+	}
+
+	v->config[0] = (uint8_t)tag_len; /* le16 tag_len */
+	v->config[1] = (uint8_t)(tag_len >> 8);
+	memcpy(v->config + 2, share->tag, tag_len);
+	v->ops = p9_ops_template;
+	v->ops.config_size = (uint32_t)(2 + tag_len);
+	v->dev.ops = &v->ops;
+	v->dev.priv = v;
+	raise_fd_limit();
+	return 0;
+}
+
+int virtio_9p_create(struct vm *vm, const struct p9_share *share, struct ember_err *err)
+{
+	struct virtio_9p *v = malloc(sizeof(*v));
+	int rc;
+
+	if (!v)
+		return ember_fail(err, ENOMEM, "out of memory");
+	if ((rc = virtio_9p_init(v, share, err))) {
+		free(v);
+		return rc;
+	}
+	/* Once the transport is in vm->virtio, the VM owns v and teardown destroys it. */
+	unsigned before = vm->nr_virtio;
+	if ((rc = virtio_mmio_add(vm, &v->dev, err))) {
+		if (vm->nr_virtio == before)
+			p9_destroy(&v->dev);
+		return rc;
+	}
+	return virtio_9p_start(v, err);
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Inside the 9P server (not for other users): the fid table and the only
+ * functions that touch host paths.  p9_server.c and p9_modify.c build the
+ * 9P messages on top of these.
+ */
+#ifndef EMBER_VIRTIO_P9_FS_H
+#define EMBER_VIRTIO_P9_FS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "virtio/p9_proto.h"
+#include "virtio/p9_server.h"
+
+/*
+ * What a fid stands for.  `fd` pins the object itself; `dirfd` + `name`
+ * say where it was found, because reopening a non-directory for I/O,
+ * Tremove, Trename and Tlink need its name in its directory (an O_PATH
+ * descriptor cannot be upgraded without /proc).  The root and the result
+ * of walking ".." have no name (dirfd -1, name NULL).
+ */
+struct p9_fid {
+	uint32_t id;
+	struct p9_fid *next;         /* hash chain */
+	bool xattr;                  /* a Txattrwalk fid: an empty attribute, no host object */
+	int fd;                      /* O_PATH of the object (after Tlcreate: a dup of iofd) */
+	int dirfd;                   /* O_PATH of the directory holding name, or -1 */
+	char *name;
+	int iofd;                    /* open for I/O (Tlopen, Tlcreate), or -1 */
+	int ioflags;                 /* host open flags of iofd */
+	mode_t mode;                 /* st_mode when found: the type bits never change */
+	dev_t dev, pdev;             /* identity of the object and of dirfd */
+	ino_t ino, pino;
+};
+
+/* ---- the fid table ---- */
+struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id);
+/* A fresh, empty fid (fds -1): -EEXIST if id is in use, -EMFILE past max_fids, -ENOMEM. */
+int p9_fid_new(struct p9_server *s, uint32_t id, struct p9_fid **out);
+/* Closes everything a fid holds; it stays in the table, empty. */
+void p9_fid_empty(struct p9_fid *f);
+/* Closes and forgets one fid / every fid. */
+void p9_fid_clunk(struct p9_server *s, struct p9_fid *f);
+void p9_fid_clunk_all(struct p9_server *s);
+
+/*
+ * The object part of a fid (fd, dirfd, name, identity; not iofd) on its
+ * own, for walks that may fail half way: p9_node_release() closes it,
+ * p9_node_move() hands it to a fid (which must be empty).
+ */
+struct p9_node {
+	int fd, dirfd;
+	char *name;
+	mode_t mode;
+	dev_t dev, pdev;
+	ino_t ino, pino;
+};
+
+void p9_node_init(struct p9_node *n);
+void p9_node_release(struct p9_node *n);
+void p9_node_of_fid(const struct p9_fid *f, struct p9_node *borrowed);
+int p9_node_dup(const struct p9_node *from, struct p9_node *to);
+void p9_node_move(struct p9_node *n, struct p9_fid *f);
+/* The root of the share as a node (a fresh dup of root_fd). */
+int p9_node_root(struct p9_server *s, struct p9_node *n);
+
+/*
+ * One walk step from directory `from`: a name in it, "." (itself) or ".."
+ * (its parent; the root's parent is the root).  Never follows a symlink:
+ * walking to a symlink gives the link itself.
+ */
+int p9_walk_one(struct p9_server *s, const struct p9_node *from, const char *name,
+		struct p9_node *to);
+
+/*
+ * openat2(dirfd, name) with the server's resolve rules (beneath dirfd, no
+ * symlinks, no magic links, no mount crossing) and O_NOFOLLOW | O_CLOEXEC
+ * | O_NOCTTY added.  Returns the fd or -errno.
+ */
+int p9_openat(int dirfd, const char *name, int flags, mode_t mode);
+
+/*
+ * A new descriptor open for I/O on the fid's object: a directory through
+ * "." on its own fd, anything else by name in its directory, checked to
+ * be the same inode (else -ESTALE).  Only regular files and directories
+ * (device nodes, fifos and sockets: -EPERM; a symlink: -ELOOP).  O_NONBLOCK
+ * is always added, so no open can block the server.
+ */
+int p9_reopen(struct p9_fid *f, int flags);
+
+/* chmod to exactly `mode` (no umask) on an O_PATH fd; fallback opens it (see p9_fs.c). */
+int p9_set_mode(int fd, int dirfd, const char *name, mode_t mode);
+
+/* The fid's name in its directory still names the fid's object (-ESTALE, -EBUSY for the root). */
+int p9_check_name(const struct p9_fid *f);
+
+/* After a rename in the share: fids that had (olddir, oldname) now live at (newdir, newname). */
+void p9_fids_renamed(struct p9_server *s, dev_t odev, ino_t oino, const char *oldname,
+		     int newdirfd, dev_t ndev, ino_t nino, const char *newname);
+
+int p9_stat_fd(int fd, struct stat *st);
+struct p9_qid p9_qid_of(const struct stat *st);
+struct p9_qid p9_qid_of_mode(mode_t mode, ino_t ino);
+
+/* Host open flags for Tlopen/Tlcreate flags: only access mode, trunc, append and sync survive. */
+int p9_host_open_flags(uint32_t dotl_flags);
+bool p9_flags_write(uint32_t dotl_flags);
+
+/* ---- the modifying requests (p9_modify.c) ---- */
+typedef int p9_handler(struct p9_server *s, struct p9_in *in, struct p9_out *out);
+p9_handler p9_lcreate, p9_mkdir, p9_mknod, p9_symlink, p9_link, p9_unlinkat, p9_renameat,
+	p9_rename, p9_remove, p9_setattr;
+
+#endif

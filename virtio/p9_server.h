@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A 9P2000.L file server for one host directory, with no transport: it
+ * takes one request message and writes one reply message.  virtio/9p.c
+ * carries the messages over a virtqueue; unit tests call it directly.
+ *
+ * Confinement (the point of the design): the server never builds a host
+ * path.  Every fid holds an O_PATH descriptor of its object, obtained one
+ * name at a time with openat2(parent, name, RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), and every
+ * later operation is relative to held descriptors.  A name is a single
+ * component (no '/', never empty); symlinks are never followed by the
+ * server (the guest resolves them itself, as 9P intends); ".." at the
+ * share's root stays at the root.  So neither a symlink inside the share
+ * nor the guest swapping a directory for a symlink between two requests
+ * can reach anything outside the share.
+ *
+ * Not thread safe: the caller serialises requests (9p.c holds dev->lock).
+ */
+#ifndef EMBER_VIRTIO_P9_SERVER_H
+#define EMBER_VIRTIO_P9_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define P9_DEFAULT_MAX_FIDS 16384 /* per connection: Twalk/Tattach past it get EMFILE */
+#define P9_FID_BUCKETS      1024
+
+struct p9_fid;
+
+struct p9_server {
+	int root_fd;                 /* O_PATH | O_DIRECTORY: the shared directory */
+	dev_t root_dev;
+	ino_t root_ino;
+	bool read_only;              /* every modifying request gets EROFS */
+	uint32_t msize;              /* negotiated by Tversion; 0 before */
+	unsigned nr_fids;
+	unsigned max_fids;
+	struct p9_fid *fids[P9_FID_BUCKETS]; /* hash chains by fid number */
+};
+
+/*
+ * Opens `root` (a host directory) for serving.  Returns 0 or -errno
+ * (ENOTDIR, ENOENT, EACCES, ...); on failure nothing is left open.
+ */
+int p9_server_init(struct p9_server *s, const char *root, bool read_only);
+
+/*
+ * Handles one request of `len` bytes (the whole message the driver
+ * supplied) and writes the reply into rep[0..cap).  Returns the reply's
+ * length, which is at most cap and at most the negotiated msize; a bad
+ * request gets an Rlerror.  Returns 0 only when no reply is possible: the
+ * 7-byte header is incomplete or cap cannot hold an Rlerror (11 bytes).
+ */
+size_t p9_server_handle(struct p9_server *s, const uint8_t *req, size_t len, uint8_t *rep,
+			size_t cap);
+
+/* An Rlerror with `err` (an errno) for a request whose header is req[0..7). */
+size_t p9_server_error(const uint8_t *req, int err, uint8_t *rep, size_t cap);
+
+/* Transport reset: clunks every fid and forgets msize; the root stays open. */
+void p9_server_reset(struct p9_server *s);
+/* Everything closed; s may be freed. */
+void p9_server_destroy(struct p9_server *s);
+
+#endif
