@@ -30,6 +30,8 @@ static const char usage[] =
 	"  --console split|serial|virtio|none\n"
 	"                   split (default with a COMMAND): its stdout and stderr stay apart\n"
 	"                   (hvc0, hvc1); serial (default without): ttyS0; virtio: hvc0\n"
+	"  --rootfs DIR|IMAGE  run COMMAND in this root file system (a directory over\n"
+	"                   virtio-9p, or an ext4 image as /dev/vda), with ember's init\n"
 	"  --share HOSTDIR:GUESTDIR[:ro]  share a host directory (virtio-9p; repeatable)\n"
 	"  --env K=V        environment variable for COMMAND (repeatable)\n"
 	"  --workdir DIR    COMMAND's working directory in the guest\n"
@@ -45,7 +47,7 @@ static const char usage[] =
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
-	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT, OPT_SHARE,
+	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT, OPT_SHARE, OPT_ROOTFS,
 };
 
 static const struct option run_options[] = {
@@ -63,6 +65,7 @@ static const struct option run_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "share", required_argument, NULL, OPT_SHARE },
+	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -159,6 +162,16 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 			cfg->nr_shares++;
 			break;
 		}
+		case OPT_ROOTFS: {
+			struct ember_err err;
+			if (cfg->rootfs) {
+				snprintf(msg, sizeof(msg), "--rootfs given twice");
+				return die(msg);
+			}
+			if (config_set_rootfs(cfg, optarg, &err))
+				return die(err.msg);
+			break;
+		}
 		case OPT_ENV:
 			if (config_check_env(optarg)) {
 				snprintf(msg, sizeof(msg), "--env %s: use K=V with a non-empty K", optarg);
@@ -237,8 +250,8 @@ int main(int argc, char **argv)
 			cfg.init_handshake = cfg.initrd != NULL;
 		}
 	}
-	/* Only ember's init understands a command: then it is the init that runs. */
-	if (cfg.argc > 0)
+	/* Only ember's init understands a command or --rootfs: then it is the init that runs. */
+	if (cfg.argc > 0 || cfg.rootfs)
 		cfg.init_handshake = true;
 	/* A one-shot command gets separate stdout and stderr; a shell gets the UART. */
 	if (cfg.console == EMBER_CONSOLE_AUTO)

@@ -160,6 +160,48 @@ static void make_dirs(const char *path)
 	mkdir(buf, 0755);
 }
 
+#define NEW_ROOT "/newroot"
+
+/*
+ * --rootfs: mount the user's root file system and make it "/", keeping
+ * the kernel file systems init mounted (a switch_root without deleting
+ * the initramfs, which is small).  ember's init keeps running from memory.
+ */
+static int switch_root(const char *root)
+{
+	static const char *const keep[] = { "/dev", "/proc", "/sys" };
+	int rc;
+
+	mkdir(NEW_ROOT, 0755);
+	if (!strncmp(root, "9p:", 3))
+		rc = mount(root + 3, NEW_ROOT, "9p", 0,
+			   "trans=virtio,version=9p2000.L,msize=262144,access=client");
+	else
+		rc = mount(root + 5, NEW_ROOT, "ext4", 0, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "ember-init: mount root %s: %s\n", root, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		char target[64];
+		snprintf(target, sizeof(target), NEW_ROOT "%s", keep[i]);
+		mkdir(target, 0755);
+		if (mount(keep[i], target, NULL, MS_MOVE, NULL) < 0) {
+			fprintf(stderr, "ember-init: move %s: %s\n", keep[i], strerror(errno));
+			return -1;
+		}
+	}
+	if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0) {
+		fprintf(stderr, "ember-init: switching root to %s: %s\n", root, strerror(errno));
+		return -1;
+	}
+	/* A fresh /tmp and /run, as the initramfs had. */
+	mount_one("tmpfs", "/tmp", "mode=1777");
+	mount_one("tmpfs", "/run", "mode=0755");
+	return 0;
+}
+
 /* Host directories shared by ember (--share) over virtio-9p. */
 static int mount_shares(const struct init_cmdline *c)
 {
@@ -244,6 +286,8 @@ static int run(void)
 	/* Tell ember the console is ready for the host's stdin. */
 	if (ioperm(EMBER_CONSOLE_READY_PORT, 1, 1) == 0)
 		outb(1, EMBER_CONSOLE_READY_PORT);
+	if (c.root && switch_root(c.root) < 0)
+		goto out;
 	if (mount_shares(&c) < 0)
 		goto out;
 	/* Like a container's WORKDIR: created when missing. */

@@ -88,7 +88,7 @@ static int take_token(struct init_cmdline *c, const char *tok)
 {
 	static const char *const keys[] = {
 		EMBER_CMDLINE_ARG, EMBER_CMDLINE_ENV, EMBER_CMDLINE_WORKDIR, EMBER_CMDLINE_TTY,
-		EMBER_CMDLINE_USER, EMBER_CMDLINE_MOUNT, EMBER_CMDLINE_STDIO,
+		EMBER_CMDLINE_USER, EMBER_CMDLINE_MOUNT, EMBER_CMDLINE_STDIO, EMBER_CMDLINE_ROOT,
 	};
 	size_t k, klen = 0;
 
@@ -137,6 +137,15 @@ static int take_token(struct init_cmdline *c, const char *tok)
 	case 3: /* ember.tty */
 		c->tty = strcmp(val, "1") == 0;
 		free(val);
+		return 0;
+	case 7: /* ember.root: "9p:TAG" or "ext4:/dev/..." */
+		if (strncmp(val, "9p:", 3) && strncmp(val, "ext4:/dev/", 10)) {
+			snprintf(c->error, sizeof(c->error), "%.100s: not 9p:TAG or ext4:/dev/NAME", tok);
+			free(val);
+			return -1;
+		}
+		free(c->root);
+		c->root = val;
 		return 0;
 	case 6: /* ember.stdio */
 		c->split = strcmp(val, "split") == 0;
@@ -233,6 +242,8 @@ void init_cmdline_free(struct init_cmdline *c)
 	c->mounts = NULL;
 	c->nmounts = 0;
 	free(c->workdir);
+	free(c->root);
+	c->root = NULL;
 	c->argv = c->env = NULL;
 	c->workdir = NULL;
 	c->argc = c->envc = 0;

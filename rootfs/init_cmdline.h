@@ -18,6 +18,7 @@ struct init_cmdline {
 	char *workdir;   /* last non-empty ember.workdir, or NULL */
 	bool tty;        /* last ember.tty was "1" */
 	bool split;      /* ember.stdio=split: stdin/stdout on hvc0, stderr on hvc1 */
+	char *root;      /* ember.root: "9p:TAG" or "ext4:/dev/vdX", or NULL */
 	char **mounts;   /* ember.mount values "TAG:MODE:DIR", NULL-terminated */
 	size_t nmounts;
 	bool has_user;   /* ember.user given: run the command as uid:gid */

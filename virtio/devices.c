@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include "virtio/9p.h"
+
 #include "vm/vm.h"
 
 int virtio_devices_create(struct vm *vm, struct ember_err *err)
@@ -20,5 +22,16 @@ int virtio_devices_create(struct vm *vm, struct ember_err *err)
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if ((rc = virtio_blk_create(vm, &cfg->disks[i], err)))
 			return rc;
+	if (cfg->rootfs && cfg->rootfs_is_dir) {
+		struct p9_share root = { .host_dir = cfg->rootfs, .tag = "rootfs" };
+		if ((rc = virtio_9p_create(vm, &root, err)))
+			return rc;
+	}
+	for (unsigned i = 0; i < cfg->nr_shares; i++) {
+		const struct ember_share *sh = &cfg->shares[i];
+		struct p9_share share = { sh->host_dir, sh->tag, sh->read_only };
+		if ((rc = virtio_9p_create(vm, &share, err)))
+			return rc;
+	}
 	return virtio_rng_create(vm, err);
 }

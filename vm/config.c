@@ -115,6 +115,29 @@ int config_parse_share(char *spec, unsigned index, struct ember_share *share, st
 	return 0;
 }
 
+int config_set_rootfs(struct ember_config *cfg, const char *path, struct ember_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return ember_fail(err, errno, "--rootfs %s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		cfg->rootfs = path;
+		cfg->rootfs_is_dir = true;
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return ember_fail(err, EINVAL, "--rootfs %s: not a directory or an image file", path);
+	if (cfg->nr_disks == EMBER_MAX_DISKS)
+		return ember_fail(err, ENOSPC, "--rootfs %s: no disk slot left", path);
+	/* The root image must be vda: put it before any --disk. */
+	memmove(&cfg->disks[1], &cfg->disks[0], cfg->nr_disks * sizeof(cfg->disks[0]));
+	cfg->disks[0] = (struct ember_disk){ .path = path };
+	cfg->nr_disks++;
+	cfg->rootfs = path;
+	cfg->rootfs_is_dir = false;
+	return 0;
+}
+
 int config_check_env(const char *kv)
 {
 	const char *eq = strchr(kv, '=');

@@ -66,6 +66,8 @@ struct ember_config {
 	unsigned timeout_s;      /* --timeout: stop the VM after this many seconds, 0 = never */
 	struct ember_share shares[EMBER_MAX_SHARES];
 	unsigned nr_shares;
+	const char *rootfs;      /* --rootfs: a directory (served over 9p) or an ext4 image */
+	bool rootfs_is_dir;
 	int argc;
 	struct timespec started_at; /* CLOCK_MONOTONIC at exec: the origin of every timing */
 };
@@ -83,6 +85,12 @@ int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err
 
 /* "HOSTDIR:GUESTDIR[:ro]" from --share; modifies spec in place. */
 int config_parse_share(char *spec, unsigned index, struct ember_share *share, struct ember_err *err);
+
+/*
+ * --rootfs PATH: a directory becomes the 9p share "rootfs", an image file
+ * becomes the first disk (/dev/vda); either way ember's init switches to it.
+ */
+int config_set_rootfs(struct ember_config *cfg, const char *path, struct ember_err *err);
 
 /* --env K=V: K non-empty, no '=' in K. */
 int config_check_env(const char *kv);

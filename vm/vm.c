@@ -179,6 +179,8 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 		rc = cmdline_append(&cl, "ember.tty=1");
 	if (!rc && cfg->console == EMBER_CONSOLE_SPLIT)
 		rc = cmdline_append(&cl, "ember.stdio=split");
+	if (!rc && cfg->rootfs)
+		rc = cmdline_append(&cl, cfg->rootfs_is_dir ? "ember.root=9p:rootfs" : "ember.root=ext4:/dev/vda");
 	for (unsigned i = 0; !rc && i < cfg->nr_env; i++)
 		rc = cmdline_append_encoded(&cl, "ember.env=", cfg->env[i]);
 	for (unsigned i = 0; !rc && i < cfg->nr_shares; i++) {

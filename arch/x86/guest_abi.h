@@ -47,6 +47,8 @@
  *   ember.user=U:G  run the command as numeric user U and group G
  *   ember.mount=TAG:MODE:DIR  mount virtio-9p tag TAG on DIR, MODE rw or ro
  *   ember.stdio=split  the command's stdin/stdout are /dev/hvc0, its stderr /dev/hvc1
+ *   ember.root=9p:TAG | ember.root=ext4:/dev/vdX  switch to this root file system
+ *                   before running the command (--rootfs)
  */
 #define EMBER_CMDLINE_ARG     "ember.arg="
 #define EMBER_CMDLINE_ENV     "ember.env="
@@ -55,5 +57,6 @@
 #define EMBER_CMDLINE_USER    "ember.user="
 #define EMBER_CMDLINE_MOUNT   "ember.mount="
 #define EMBER_CMDLINE_STDIO   "ember.stdio="
+#define EMBER_CMDLINE_ROOT    "ember.root="
 
 #endif
