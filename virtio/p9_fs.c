@@ -187,8 +187,10 @@ static bool is_root(const struct p9_server *s, dev_t dev, ino_t ino)
 
 int p9_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
+	/* openat2 refuses O_PATH with flags that mean nothing to it, such as O_NOCTTY. */
+	int extra = flags & O_PATH ? 0 : O_NOCTTY;
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY),
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC | extra),
 		.mode = (flags & O_CREAT) ? mode : 0,
 		.resolve = P9_RESOLVE,
 	};

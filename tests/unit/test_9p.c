@@ -1,0 +1,1817 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The 9P2000.L server (virtio/p9_server.c) driven with hand-encoded
+ * messages against a temporary directory, the way Linux's net/9p client
+ * would drive it; then the virtio glue (virtio/9p.c) through a hand-made
+ * virtqueue, as test_blk.c does for virtio-blk.
+ *
+ * Layout of every test's temporary tree:
+ *   BASE/share     the shared directory (the server's root)
+ *   BASE/outside   a sibling the guest must never reach; holds "secret"
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "virtio/9p.h"
+#include "virtio/mmio.h"
+#include "virtio/p9_proto.h"
+#include "virtio/p9_server.h"
+#include "vm/vm.h"
+
+#define ROOT 1 /* the fid every test attaches */
+#define SECRET "SECRET host data outside the share\n"
+
+struct fx {
+	char base[64];
+	char share[96];
+	char outside[96];
+	struct p9_server srv;
+	size_t cap;                  /* reply room the "driver" offers */
+	uint8_t *rep;
+	size_t rep_len;
+	struct p9_in r;              /* the last reply, after its header */
+	uint16_t tag;
+};
+
+/* ---- the temporary tree ------------------------------------------------------ */
+
+static char *hpath(struct fx *f, const char *rel)
+{
+	static char buf[4][PATH_MAX];
+	static unsigned next;
+	char *p = buf[next++ % 4];
+	snprintf(p, PATH_MAX, "%s/%s", f->share, rel);
+	return p;
+}
+
+static void host_write(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+}
+
+/* The file's content (NUL terminated, at most size-1 bytes), or -errno. */
+static ssize_t host_read(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+static bool host_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static struct fx *fx_new(bool read_only)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(f->base, sizeof(f->base), "%s/ember-9p-XXXXXX", tmp);
+	assert_non_null(mkdtemp(f->base));
+	snprintf(f->share, sizeof(f->share), "%s/share", f->base);
+	snprintf(f->outside, sizeof(f->outside), "%s/outside", f->base);
+	assert_int_equal(mkdir(f->share, 0755), 0);
+	assert_int_equal(mkdir(f->outside, 0755), 0);
+	char secret[PATH_MAX];
+	snprintf(secret, sizeof(secret), "%s/secret", f->outside);
+	host_write(secret, SECRET);
+	assert_int_equal(p9_server_init(&f->srv, f->share, read_only), 0);
+	f->cap = P9_MAX_MSIZE;
+	f->rep = malloc(P9_MAX_MSIZE);
+	assert_non_null(f->rep);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	p9_server_destroy(&f->srv);
+	nftw(f->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f->rep);
+	free(f);
+}
+
+/* ---- building requests and reading replies ------------------------------------ */
+
+struct msg {
+	uint8_t b[70000];
+	size_t n;
+};
+
+static void m_u8(struct msg *m, uint8_t v) { m->b[m->n++] = v; }
+static void m_u16(struct msg *m, uint16_t v) { m_u8(m, (uint8_t)v); m_u8(m, (uint8_t)(v >> 8)); }
+static void m_u32(struct msg *m, uint32_t v) { m_u16(m, (uint16_t)v); m_u16(m, (uint16_t)(v >> 16)); }
+static void m_u64(struct msg *m, uint64_t v) { m_u32(m, (uint32_t)v); m_u32(m, (uint32_t)(v >> 32)); }
+
+static void m_bytes(struct msg *m, const void *p, size_t len)
+{
+	assert_true(m->n + len <= sizeof(m->b));
+	memcpy(m->b + m->n, p, len);
+	m->n += len;
+}
+
+static void m_str(struct msg *m, const char *s)
+{
+	m_u16(m, (uint16_t)strlen(s));
+	m_bytes(m, s, strlen(s));
+}
+
+static struct msg *m_new(struct fx *f, uint8_t type)
+{
+	static struct msg m;
+	m.n = 0;
+	m_u32(&m, 0); /* size: filled in by send() */
+	m_u8(&m, type);
+	m_u16(&m, ++f->tag);
+	return &m;
+}
+
+/*
+ * Hands `len` bytes of m to the server (the size field says m->n) and
+ * checks the reply's framing.  Returns the reply type, or -errno for an
+ * Rlerror.
+ */
+static int send_raw(struct fx *f, struct msg *m, size_t len)
+{
+	f->rep_len = p9_server_handle(&f->srv, m->b, len, f->rep, f->cap);
+	assert_true(f->rep_len >= P9_HDR_SIZE);
+	assert_true(f->rep_len <= f->cap);
+	f->r = (struct p9_in){ .buf = f->rep, .len = f->rep_len };
+	assert_int_equal(p9_get32(&f->r), f->rep_len);
+	uint8_t type = p9_get8(&f->r);
+	assert_int_equal(p9_get16(&f->r), m->b[5] | m->b[6] << 8); /* the tag comes back */
+	if (type == P9_RLERROR) {
+		assert_int_equal(f->rep_len, P9_RLERROR_SIZE);
+		int e = (int)p9_get32(&f->r);
+		assert_true(e > 0);
+		return -e;
+	}
+	assert_int_equal(type, m->b[4] + 1);
+	return type;
+}
+
+static int send_msg(struct fx *f, struct msg *m)
+{
+	uint32_t n = (uint32_t)m->n;
+	memcpy(m->b, &n, 4);
+	return send_raw(f, m, m->n);
+}
+
+/* Every field of the reply was read, and no more. */
+static void reply_done(struct fx *f)
+{
+	assert_false(f->r.bad);
+	assert_int_equal(f->r.pos, f->r.len);
+}
+
+static int rc_of(struct fx *f, int type)
+{
+	if (type < 0)
+		return type;
+	reply_done(f);
+	return 0;
+}
+
+static struct p9_qid get_qid(struct p9_in *r)
+{
+	struct p9_qid q;
+	q.type = p9_get8(r);
+	q.version = p9_get32(r);
+	q.path = p9_get64(r);
+	return q;
+}
+
+/* ---- one helper per message ----------------------------------------------------- */
+
+static int t_version(struct fx *f, uint32_t msize, const char *version, uint32_t *got_msize,
+		     char *got_version)
+{
+	struct msg *m = m_new(f, P9_TVERSION);
+	m_u32(m, msize);
+	m_str(m, version);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	*got_msize = p9_get32(&f->r);
+	const char *s;
+	uint16_t len;
+	p9_get_str(&f->r, &s, &len);
+	memcpy(got_version, s, len);
+	got_version[len] = '\0';
+	reply_done(f);
+	return 0;
+}
+
+static int t_attach(struct fx *f, uint32_t fid, struct p9_qid *qid)
+{
+	struct msg *m = m_new(f, P9_TATTACH);
+	m_u32(m, fid);
+	m_u32(m, P9_NOFID);
+	m_str(m, "root");
+	m_str(m, "");
+	m_u32(m, 0);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	struct p9_qid q = get_qid(&f->r);
+	if (qid)
+		*qid = q;
+	reply_done(f);
+	return 0;
+}
+
+/* Version + attach ROOT: what every mount starts with. */
+static void session(struct fx *f)
+{
+	uint32_t msize;
+	char version[32];
+	assert_int_equal(t_version(f, P9_MAX_MSIZE, "9P2000.L", &msize, version), 0);
+	assert_int_equal(t_attach(f, ROOT, NULL), 0);
+}
+
+/* Returns the number of qids (a partial walk gives fewer than n) or -errno. */
+static int t_walk(struct fx *f, uint32_t fid, uint32_t newfid, unsigned n, const char *const *names,
+		  struct p9_qid *qids)
+{
+	struct msg *m = m_new(f, P9_TWALK);
+	m_u32(m, fid);
+	m_u32(m, newfid);
+	m_u16(m, (uint16_t)n);
+	for (unsigned i = 0; i < n; i++)
+		m_str(m, names[i]);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	unsigned nq = p9_get16(&f->r);
+	assert_true(nq <= n);
+	for (unsigned i = 0; i < nq; i++) {
+		struct p9_qid q = get_qid(&f->r);
+		if (qids)
+			qids[i] = q;
+	}
+	reply_done(f);
+	return (int)nq;
+}
+
+/* One name, all or nothing: 0, or -errno (a partial walk of one name cannot happen). */
+static int t_walk1(struct fx *f, uint32_t fid, uint32_t newfid, const char *name,
+		   struct p9_qid *qid)
+{
+	int rc = t_walk(f, fid, newfid, 1, &name, qid);
+	return rc < 0 ? rc : 0;
+}
+
+static int t_clunk(struct fx *f, uint32_t fid)
+{
+	struct msg *m = m_new(f, P9_TCLUNK);
+	m_u32(m, fid);
+	return rc_of(f, send_msg(f, m));
+}
+
+static int t_lopen(struct fx *f, uint32_t fid, uint32_t flags)
+{
+	struct msg *m = m_new(f, P9_TLOPEN);
+	m_u32(m, fid);
+	m_u32(m, flags);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	get_qid(&f->r);
+	p9_get32(&f->r); /* iounit */
+	reply_done(f);
+	return 0;
+}
+
+static int t_lcreate(struct fx *f, uint32_t fid, const char *name, uint32_t flags, uint32_t mode,
+		     struct p9_qid *qid)
+{
+	struct msg *m = m_new(f, P9_TLCREATE);
+	m_u32(m, fid);
+	m_str(m, name);
+	m_u32(m, flags);
+	m_u32(m, mode);
+	m_u32(m, 12345); /* gid: must be ignored */
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	struct p9_qid q = get_qid(&f->r);
+	if (qid)
+		*qid = q;
+	p9_get32(&f->r);
+	reply_done(f);
+	return 0;
+}
+
+static long t_write(struct fx *f, uint32_t fid, uint64_t off, const void *data, uint32_t len)
+{
+	struct msg *m = m_new(f, P9_TWRITE);
+	m_u32(m, fid);
+	m_u64(m, off);
+	m_u32(m, len);
+	m_bytes(m, data, len);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	long n = p9_get32(&f->r);
+	reply_done(f);
+	return n;
+}
+
+/* Returns the byte count (data copied to buf if non-NULL) or -errno. */
+static long t_read(struct fx *f, uint32_t fid, uint64_t off, uint32_t count, void *buf)
+{
+	struct msg *m = m_new(f, P9_TREAD);
+	m_u32(m, fid);
+	m_u64(m, off);
+	m_u32(m, count);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	uint32_t n = p9_get32(&f->r);
+	const uint8_t *data = p9_get_bytes(&f->r, n);
+	assert_non_null(data);
+	if (buf)
+		memcpy(buf, data, n);
+	reply_done(f);
+	return n;
+}
+
+struct attr {
+	struct p9_qid qid;
+	uint32_t mode, uid, gid;
+	uint64_t size, mtime_sec, mtime_nsec;
+};
+
+static int t_getattr(struct fx *f, uint32_t fid, struct attr *a)
+{
+	struct msg *m = m_new(f, P9_TGETATTR);
+	m_u32(m, fid);
+	m_u64(m, P9_GETATTR_BASIC);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	struct p9_in *r = &f->r;
+	assert_int_equal(p9_get64(r), P9_GETATTR_BASIC);
+	a->qid = get_qid(r);
+	a->mode = p9_get32(r);
+	a->uid = p9_get32(r);
+	a->gid = p9_get32(r);
+	p9_get64(r); /* nlink */
+	p9_get64(r); /* rdev */
+	a->size = p9_get64(r);
+	p9_get64(r); /* blksize */
+	p9_get64(r); /* blocks */
+	p9_get64(r); /* atime */
+	p9_get64(r);
+	a->mtime_sec = p9_get64(r);
+	a->mtime_nsec = p9_get64(r);
+	for (int i = 0; i < 6; i++)
+		p9_get64(r); /* ctime, btime, gen, data_version */
+	reply_done(f);
+	return 0;
+}
+
+static int t_mkdir(struct fx *f, uint32_t dfid, const char *name, uint32_t mode)
+{
+	struct msg *m = m_new(f, P9_TMKDIR);
+	m_u32(m, dfid);
+	m_str(m, name);
+	m_u32(m, mode);
+	m_u32(m, 0);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	assert_int_equal(get_qid(&f->r).type, P9_QTDIR);
+	reply_done(f);
+	return 0;
+}
+
+static int t_unlinkat(struct fx *f, uint32_t dfid, const char *name, uint32_t flags)
+{
+	struct msg *m = m_new(f, P9_TUNLINKAT);
+	m_u32(m, dfid);
+	m_str(m, name);
+	m_u32(m, flags);
+	return rc_of(f, send_msg(f, m));
+}
+
+static int t_renameat(struct fx *f, uint32_t ofid, const char *oname, uint32_t nfid,
+		      const char *nname)
+{
+	struct msg *m = m_new(f, P9_TRENAMEAT);
+	m_u32(m, ofid);
+	m_str(m, oname);
+	m_u32(m, nfid);
+	m_str(m, nname);
+	return rc_of(f, send_msg(f, m));
+}
+
+static int t_rename(struct fx *f, uint32_t fid, uint32_t dfid, const char *name)
+{
+	struct msg *m = m_new(f, P9_TRENAME);
+	m_u32(m, fid);
+	m_u32(m, dfid);
+	m_str(m, name);
+	return rc_of(f, send_msg(f, m));
+}
+
+static int t_symlink(struct fx *f, uint32_t dfid, const char *name, const char *target)
+{
+	struct msg *m = m_new(f, P9_TSYMLINK);
+	m_u32(m, dfid);
+	m_str(m, name);
+	m_str(m, target);
+	m_u32(m, 0);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	assert_int_equal(get_qid(&f->r).type, P9_QTSYMLINK);
+	reply_done(f);
+	return 0;
+}
+
+static int t_readlink(struct fx *f, uint32_t fid, char *target)
+{
+	struct msg *m = m_new(f, P9_TREADLINK);
+	m_u32(m, fid);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	const char *s;
+	uint16_t len;
+	p9_get_str(&f->r, &s, &len);
+	memcpy(target, s, len);
+	target[len] = '\0';
+	reply_done(f);
+	return 0;
+}
+
+static int t_link(struct fx *f, uint32_t dfid, uint32_t fid, const char *name)
+{
+	struct msg *m = m_new(f, P9_TLINK);
+	m_u32(m, dfid);
+	m_u32(m, fid);
+	m_str(m, name);
+	return rc_of(f, send_msg(f, m));
+}
+
+static int t_mknod(struct fx *f, uint32_t dfid, const char *name, uint32_t mode, uint32_t major,
+		   uint32_t minor)
+{
+	struct msg *m = m_new(f, P9_TMKNOD);
+	m_u32(m, dfid);
+	m_str(m, name);
+	m_u32(m, mode);
+	m_u32(m, major);
+	m_u32(m, minor);
+	m_u32(m, 0);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	get_qid(&f->r);
+	reply_done(f);
+	return 0;
+}
+
+static int t_remove(struct fx *f, uint32_t fid)
+{
+	struct msg *m = m_new(f, P9_TREMOVE);
+	m_u32(m, fid);
+	return rc_of(f, send_msg(f, m));
+}
+
+static int t_fsync(struct fx *f, uint32_t fid)
+{
+	struct msg *m = m_new(f, P9_TFSYNC);
+	m_u32(m, fid);
+	m_u32(m, 0);
+	return rc_of(f, send_msg(f, m));
+}
+
+static int t_setattr(struct fx *f, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size,
+		     uint64_t mtime_sec)
+{
+	struct msg *m = m_new(f, P9_TSETATTR);
+	m_u32(m, fid);
+	m_u32(m, valid);
+	m_u32(m, mode);
+	m_u32(m, 0);    /* uid */
+	m_u32(m, 0);    /* gid */
+	m_u64(m, size);
+	m_u64(m, 0);    /* atime */
+	m_u64(m, 0);
+	m_u64(m, mtime_sec);
+	m_u64(m, 0);
+	return rc_of(f, send_msg(f, m));
+}
+
+/* Calls fn for every entry; returns the reply's byte count or -errno; *last = last offset. */
+static long t_readdir(struct fx *f, uint32_t fid, uint64_t off, uint32_t count,
+		      void (*fn)(void *ctx, const char *name, uint8_t type), void *ctx, uint64_t *last)
+{
+	struct msg *m = m_new(f, P9_TREADDIR);
+	m_u32(m, fid);
+	m_u64(m, off);
+	m_u32(m, count);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	uint32_t n = p9_get32(&f->r);
+	assert_true(n <= count);
+	struct p9_in d = { .buf = p9_get_bytes(&f->r, n), .len = n };
+	assert_non_null(d.buf);
+	reply_done(f);
+	while (d.pos < d.len) {
+		get_qid(&d);
+		*last = p9_get64(&d);
+		uint8_t type = p9_get8(&d);
+		const char *s;
+		uint16_t len;
+		p9_get_str(&d, &s, &len);
+		assert_false(d.bad);
+		char name[P9_NAME_MAX + 1];
+		memcpy(name, s, len);
+		name[len] = '\0';
+		fn(ctx, name, type);
+	}
+	return n;
+}
+
+/* ---- session ------------------------------------------------------------------ */
+
+static void version_negotiation(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	uint32_t msize;
+	char version[32];
+
+	/* Nothing but Tversion before a version is agreed. */
+	assert_int_equal(t_attach(f, ROOT, NULL), -EPROTO);
+
+	assert_int_equal(t_version(f, 8192, "9P2000.L", &msize, version), 0);
+	assert_int_equal(msize, 8192);
+	assert_string_equal(version, "9P2000.L");
+
+	assert_int_equal(t_version(f, 4 << 20, "9P2000.L", &msize, version), 0);
+	assert_int_equal(msize, 512 * 1024); /* capped */
+
+	assert_int_equal(t_version(f, 65536, "9P2000.u", &msize, version), 0);
+	assert_string_equal(version, "unknown");
+	assert_int_equal(t_attach(f, ROOT, NULL), -EPROTO); /* and nothing negotiated */
+	assert_int_equal(t_version(f, 65536, "9P2000", &msize, version), 0);
+	assert_string_equal(version, "unknown");
+	assert_int_equal(t_version(f, 100, "9P2000.L", &msize, version), -EINVAL);
+
+	/* A new Tversion ends the session: fids are gone. */
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, ".", NULL), 0);
+	assert_int_equal(t_version(f, 65536, "9P2000.L", &msize, version), 0);
+	assert_int_equal(t_clunk(f, 2), -EBADF);
+
+	/* Tattach twice on one fid; the second attach on another fid is fine. */
+	assert_int_equal(t_attach(f, ROOT, NULL), 0);
+	assert_int_equal(t_attach(f, ROOT, NULL), -EEXIST);
+	assert_int_equal(t_attach(f, 7, NULL), 0);
+
+	/* A transport reset forgets msize and every fid. */
+	p9_server_reset(&f->srv);
+	assert_int_equal(t_clunk(f, ROOT), -EPROTO);
+	assert_int_equal(t_version(f, 65536, "9P2000.L", &msize, version), 0);
+	assert_int_equal(t_clunk(f, ROOT), -EBADF);
+	fx_free(f);
+}
+
+static void attach_walk_getattr(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct p9_qid rootq, q[3];
+	struct attr a;
+	struct stat st;
+
+	assert_int_equal(mkdir(hpath(f, "sub"), 0755), 0);
+	host_write(hpath(f, "sub/a.txt"), "0123456789");
+	session(f);
+	assert_int_equal(t_getattr(f, ROOT, &a), 0);
+	rootq = a.qid;
+	assert_int_equal(stat(f->share, &st), 0);
+	assert_int_equal(rootq.path, st.st_ino);
+	assert_int_equal(rootq.type, P9_QTDIR);
+	assert_true(S_ISDIR(a.mode));
+
+	const char *names[] = { "sub", "a.txt" };
+	assert_int_equal(t_walk(f, ROOT, 2, 2, names, q), 2);
+	assert_int_equal(q[0].type, P9_QTDIR);
+	assert_int_equal(q[1].type, P9_QTFILE);
+	assert_int_equal(stat(hpath(f, "sub/a.txt"), &st), 0);
+	assert_int_equal(q[1].path, st.st_ino);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.size, 10);
+	assert_true(S_ISREG(a.mode));
+	assert_int_equal(a.qid.path, st.st_ino);
+
+	/* Partial walk: qids for what exists, newfid not created. */
+	const char *partial[] = { "sub", "nope", "x" };
+	assert_int_equal(t_walk(f, ROOT, 3, 3, partial, q), 1);
+	assert_int_equal(t_clunk(f, 3), -EBADF);
+	/* The first name fails: an error. */
+	assert_int_equal(t_walk1(f, ROOT, 3, "nope", NULL), -ENOENT);
+	assert_int_equal(t_clunk(f, 3), -EBADF);
+	/* Walking from a file. */
+	assert_int_equal(t_walk1(f, 2, 3, "x", NULL), -ENOTDIR);
+	/* Clone (no names), and walking a fid onto itself. */
+	assert_int_equal(t_walk(f, ROOT, 4, 0, NULL, NULL), 0);
+	assert_int_equal(t_getattr(f, 4, &a), 0);
+	assert_int_equal(a.qid.path, rootq.path);
+	assert_int_equal(t_walk1(f, 4, 4, "sub", NULL), 0);
+	assert_int_equal(t_getattr(f, 4, &a), 0);
+	assert_true(S_ISDIR(a.mode));
+	assert_int_not_equal(a.qid.path, rootq.path);
+	/* newfid in use. */
+	assert_int_equal(t_walk1(f, ROOT, 2, "sub", NULL), -EEXIST);
+	/* Unknown fid. */
+	assert_int_equal(t_getattr(f, 99, &a), -EBADF);
+	assert_int_equal(t_clunk(f, 2), 0);
+	assert_int_equal(t_clunk(f, 2), -EBADF);
+	fx_free(f);
+}
+
+/* ---- files ---------------------------------------------------------------------- */
+
+static void create_write_read(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct p9_qid q;
+	struct stat st;
+	char buf[64];
+	const char *text = "hello, 9p world";
+
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, ".", NULL), 0);
+	/* setuid and setgid asked for: the host file must not get them. */
+	assert_int_equal(t_lcreate(f, 2, "new.txt", P9_DOTL_RDWR, 06777, &q), 0);
+	assert_int_equal(q.type, P9_QTFILE);
+	assert_int_equal(t_write(f, 2, 0, text, (uint32_t)strlen(text)), (long)strlen(text));
+	assert_int_equal(t_write(f, 2, 100, "!", 1), 1);
+	long n = t_read(f, 2, 0, sizeof(buf), buf);
+	assert_int_equal(n, sizeof(buf));
+	assert_memory_equal(buf, text, strlen(text));
+	assert_int_equal(t_read(f, 2, 101, 10, buf), 0); /* end of file */
+
+	assert_int_equal(lstat(hpath(f, "new.txt"), &st), 0);
+	assert_int_equal(st.st_ino, q.path);
+	assert_int_equal(st.st_uid, getuid());
+	assert_int_equal(st.st_gid, getgid());
+	assert_int_equal(st.st_mode & 07777, 0777); /* exact, not cut by the host's umask */
+	assert_int_equal(st.st_size, 101);
+	char host[128];
+	assert_int_equal(host_read(hpath(f, "new.txt"), host, sizeof(host)), 101);
+	assert_memory_equal(host, text, strlen(text));
+
+	/* The fid is now the open file: Tlopen on it again is refused, fsync works. */
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), -EINVAL);
+	assert_int_equal(t_fsync(f, 2), 0);
+
+	/* Exclusive create of an existing name; plain create opens it. */
+	assert_int_equal(t_walk1(f, ROOT, 3, ".", NULL), 0);
+	assert_int_equal(t_lcreate(f, 3, "new.txt", P9_DOTL_RDONLY | P9_DOTL_EXCL, 0644, NULL),
+			 -EEXIST);
+	assert_int_equal(t_lcreate(f, 3, "new.txt", P9_DOTL_RDONLY, 0600, NULL), 0);
+	assert_int_equal(lstat(hpath(f, "new.txt"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0777); /* an existing file keeps its mode */
+	assert_int_equal(t_read(f, 3, 0, 5, buf), 5);
+	assert_memory_equal(buf, "hello", 5);
+
+	/* Reopen a walked file for reading through Tlopen. */
+	assert_int_equal(t_walk1(f, ROOT, 4, "new.txt", NULL), 0);
+	assert_int_equal(t_read(f, 4, 0, 5, buf), -EBADF); /* not open yet */
+	assert_int_equal(t_lopen(f, 4, P9_DOTL_RDONLY), 0);
+	assert_int_equal(t_read(f, 4, 7, 2, buf), 2);
+	assert_memory_equal(buf, "9p", 2);
+	assert_int_equal(t_write(f, 4, 0, "x", 1), -EBADF); /* opened read-only */
+	/* Truncating open. */
+	assert_int_equal(t_walk1(f, ROOT, 5, "new.txt", NULL), 0);
+	assert_int_equal(t_lopen(f, 5, P9_DOTL_WRONLY | P9_DOTL_TRUNC), 0);
+	assert_int_equal(lstat(hpath(f, "new.txt"), &st), 0);
+	assert_int_equal(st.st_size, 0);
+	fx_free(f);
+}
+
+/* Tread never returns more than min(count, msize - 11, room the driver gave - 11). */
+static void read_is_bounded(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	uint32_t msize;
+	char version[32];
+	static char big[20000];
+
+	memset(big, 'b', sizeof(big) - 1);
+	host_write(hpath(f, "big"), big);
+	assert_int_equal(t_version(f, 8192, "9P2000.L", &msize, version), 0);
+	assert_int_equal(t_attach(f, ROOT, NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 2, "big", NULL), 0);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), 0);
+	assert_int_equal(t_read(f, 2, 0, 100000, NULL), 8192 - 11);
+	assert_int_equal(t_read(f, 2, 0, 300, NULL), 300);
+	f->cap = 111;
+	assert_int_equal(t_read(f, 2, 0, 100000, NULL), 100);
+	f->cap = 11;
+	assert_int_equal(t_read(f, 2, 0, 100000, NULL), 0);
+	/* A reply that cannot fit at all becomes an Rlerror, which always fits. */
+	assert_int_equal(t_getattr(f, 2, &(struct attr){ 0 }), -ENOBUFS);
+	f->cap = P9_MAX_MSIZE;
+	/* A request bigger than msize. */
+	struct msg *m = m_new(f, P9_TWRITE);
+	m_u32(m, 2);
+	m_u64(m, 0);
+	m_u32(m, 9000);
+	m_bytes(m, big, 9000);
+	assert_int_equal(send_msg(f, m), -EMSGSIZE);
+	fx_free(f);
+}
+
+struct listing {
+	char names[64][16];
+	unsigned n;
+	unsigned calls;
+};
+
+static void collect(void *ctx, const char *name, uint8_t type)
+{
+	struct listing *l = ctx;
+	(void)type;
+	assert_true(l->n < 64);
+	assert_true(strlen(name) < 16);
+	strcpy(l->names[l->n++], name);
+}
+
+static bool listed(const struct listing *l, const char *name)
+{
+	unsigned hits = 0;
+	for (unsigned i = 0; i < l->n; i++)
+		hits += !strcmp(l->names[i], name);
+	assert_true(hits <= 1); /* never twice across calls */
+	return hits == 1;
+}
+
+static void readdir_across_calls(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct listing l = { 0 };
+	char name[16];
+	uint64_t off = 0;
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "file%02d", i);
+		host_write(hpath(f, name), "x");
+	}
+	assert_int_equal(mkdir(hpath(f, "adir"), 0755), 0);
+	assert_int_equal(symlink("file00", hpath(f, "alink")), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, ".", NULL), 0);
+	assert_int_equal(t_read(f, 2, 0, 10, NULL), -EBADF);
+	struct msg *m = m_new(f, P9_TREADDIR); /* not opened yet */
+	m_u32(m, 2);
+	m_u64(m, 0);
+	m_u32(m, 4096);
+	assert_int_equal(send_msg(f, m), -EBADF);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY | P9_DOTL_DIRECTORY), 0);
+	for (;;) {
+		/* 100 bytes: two or three entries per call */
+		long n = t_readdir(f, 2, off, 100, collect, &l, &off);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		l.calls++;
+		assert_true(l.calls < 100);
+	}
+	assert_true(l.calls >= 15);
+	assert_int_equal(l.n, 40 + 4); /* ".", "..", adir, alink */
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "file%02d", i);
+		assert_true(listed(&l, name));
+	}
+	assert_true(listed(&l, "."));
+	assert_true(listed(&l, ".."));
+	assert_true(listed(&l, "adir"));
+	assert_true(listed(&l, "alink"));
+
+	/* From the start again, in one call. */
+	struct listing all = { 0 };
+	assert_true(t_readdir(f, 2, 0, 8192, collect, &all, &off) > 0);
+	assert_int_equal(all.n, 44);
+	/* A count too small for one entry. */
+	assert_int_equal(t_readdir(f, 2, 0, 10, collect, &all, &off), -EINVAL);
+	/* Readdir on a file. */
+	assert_int_equal(t_walk1(f, ROOT, 3, "file00", NULL), 0);
+	assert_int_equal(t_lopen(f, 3, P9_DOTL_RDONLY), 0);
+	assert_int_equal(t_readdir(f, 3, 0, 4096, collect, &all, &off), -ENOTDIR);
+	fx_free(f);
+}
+
+static void mkdir_unlink_rename(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct stat st;
+	char buf[32];
+
+	session(f);
+	assert_int_equal(t_mkdir(f, ROOT, "d", 0777), 0);
+	assert_int_equal(lstat(hpath(f, "d"), &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0777);
+	assert_int_equal(t_mkdir(f, ROOT, "d", 0755), -EEXIST);
+	assert_int_equal(t_mkdir(f, ROOT, "s", 02755 | 01000), 0); /* setgid and sticky dropped */
+	assert_int_equal(lstat(hpath(f, "s"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+
+	host_write(hpath(f, "d/file"), "content");
+	/* A fid on d/file, then its directory is renamed and the file moved: the fid follows. */
+	const char *names[] = { "d", "file" };
+	assert_int_equal(t_walk(f, ROOT, 2, 2, names, NULL), 2);
+	assert_int_equal(t_renameat(f, ROOT, "d", ROOT, "e"), 0);
+	assert_false(host_exists(hpath(f, "d")));
+	assert_true(host_exists(hpath(f, "e/file")));
+	assert_int_equal(t_walk1(f, ROOT, 3, "e", NULL), 0);
+	assert_int_equal(t_renameat(f, 3, "file", ROOT, "moved"), 0);
+	assert_true(host_exists(hpath(f, "moved")));
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), 0);
+	assert_int_equal(t_read(f, 2, 0, 7, buf), 7);
+	assert_memory_equal(buf, "content", 7);
+
+	/* Trename: a fid names what moves. */
+	assert_int_equal(t_walk1(f, ROOT, 4, "moved", NULL), 0);
+	assert_int_equal(t_rename(f, 4, 3, "back"), 0);
+	assert_true(host_exists(hpath(f, "e/back")));
+	assert_int_equal(t_rename(f, ROOT, 3, "x"), -EBUSY); /* the root has no name */
+
+	/* Unlinkat: a file, a non-empty and an empty directory. */
+	assert_int_equal(t_unlinkat(f, ROOT, "e", P9_DOTL_AT_REMOVEDIR), -ENOTEMPTY);
+	assert_int_equal(t_unlinkat(f, 3, "back", 0), 0);
+	assert_int_equal(t_unlinkat(f, ROOT, "e", 0), -EISDIR);
+	assert_int_equal(t_unlinkat(f, ROOT, "e", P9_DOTL_AT_REMOVEDIR), 0);
+	assert_false(host_exists(hpath(f, "e")));
+	assert_int_equal(t_unlinkat(f, ROOT, "e", 0), -ENOENT);
+
+	/* Tremove clunks its fid, whatever happens. */
+	host_write(hpath(f, "gone"), "x");
+	assert_int_equal(t_walk1(f, ROOT, 5, "gone", NULL), 0);
+	assert_int_equal(t_remove(f, 5), 0);
+	assert_false(host_exists(hpath(f, "gone")));
+	assert_int_equal(t_clunk(f, 5), -EBADF);
+	assert_int_equal(t_walk(f, ROOT, 6, 0, NULL, NULL), 0);
+	assert_int_equal(t_remove(f, 6), -EBUSY); /* the root */
+	assert_int_equal(t_clunk(f, 6), -EBADF);
+	assert_true(host_exists(f->share));
+
+	/* Tlink. */
+	host_write(hpath(f, "orig"), "linked");
+	assert_int_equal(t_walk1(f, ROOT, 7, "orig", NULL), 0);
+	assert_int_equal(t_link(f, ROOT, 7, "alias"), 0);
+	assert_int_equal(host_read(hpath(f, "alias"), buf, sizeof(buf)), 6);
+	assert_int_equal(t_link(f, ROOT, ROOT, "rootlink"), -EPERM);
+	fx_free(f);
+}
+
+static void symlink_readlink(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct p9_qid q;
+	char target[PATH_MAX], host[PATH_MAX];
+
+	session(f);
+	assert_int_equal(t_symlink(f, ROOT, "l", "some/where"), 0);
+	ssize_t n = readlink(hpath(f, "l"), host, sizeof(host));
+	assert_int_equal(n, 10);
+	assert_memory_equal(host, "some/where", 10);
+	assert_int_equal(t_walk1(f, ROOT, 2, "l", &q), 0);
+	assert_int_equal(q.type, P9_QTSYMLINK);
+	assert_int_equal(t_readlink(f, 2, target), 0);
+	assert_string_equal(target, "some/where");
+	assert_int_equal(t_readlink(f, ROOT, target), -EINVAL);
+	/* Absolute targets are stored as they are: only the guest follows them. */
+	assert_int_equal(t_symlink(f, ROOT, "abs", "/etc/passwd"), 0);
+	assert_int_equal(t_symlink(f, ROOT, "l", "again"), -EEXIST);
+	assert_int_equal(t_symlink(f, ROOT, "empty", ""), -ENOENT);
+	fx_free(f);
+}
+
+static void statfs_matches_host(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct statfs sf;
+
+	session(f);
+	assert_int_equal(statfs(f->share, &sf), 0);
+	struct msg *m = m_new(f, P9_TSTATFS);
+	m_u32(m, ROOT);
+	assert_int_equal(send_msg(f, m), P9_RSTATFS);
+	assert_int_equal(p9_get32(&f->r), (uint32_t)sf.f_type);
+	assert_int_equal(p9_get32(&f->r), (uint32_t)sf.f_bsize);
+	assert_int_equal(p9_get64(&f->r), sf.f_blocks);
+	p9_get64(&f->r); /* bfree, bavail, files, ffree move with other users of the disk */
+	p9_get64(&f->r);
+	p9_get64(&f->r);
+	p9_get64(&f->r);
+	p9_get64(&f->r); /* fsid */
+	assert_int_equal(p9_get32(&f->r), (uint32_t)sf.f_namelen);
+	reply_done(f);
+	fx_free(f);
+}
+
+static void setattr_truncate_mode_times(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct stat st;
+	struct attr a;
+
+	host_write(hpath(f, "t"), "0123456789");
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "t", NULL), 0);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_SIZE, 0, 3, 0), 0);
+	assert_int_equal(lstat(hpath(f, "t"), &st), 0);
+	assert_int_equal(st.st_size, 3);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE, 04600, 0, 0), 0); /* setuid dropped */
+	assert_int_equal(lstat(hpath(f, "t"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MTIME | P9_ATTR_MTIME_SET, 0, 0, 1000000), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.mtime_sec, 1000000);
+	assert_int_equal(a.size, 3);
+	/* Size on a directory, bad nanoseconds. */
+	assert_int_equal(t_setattr(f, ROOT, P9_ATTR_SIZE, 0, 0, 0), -EISDIR);
+	struct msg *m = m_new(f, P9_TSETATTR);
+	m_u32(m, 2);
+	m_u32(m, P9_ATTR_MTIME | P9_ATTR_MTIME_SET);
+	for (int i = 0; i < 3; i++)
+		m_u32(m, 0);
+	for (int i = 0; i < 4; i++)
+		m_u64(m, 0);
+	m_u64(m, 2000000000);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	/* Owner: to ourselves is always permitted. */
+	m = m_new(f, P9_TSETATTR);
+	m_u32(m, 2);
+	m_u32(m, P9_ATTR_UID | P9_ATTR_GID);
+	m_u32(m, 0);
+	m_u32(m, getuid());
+	m_u32(m, getgid());
+	for (int i = 0; i < 5; i++)
+		m_u64(m, 0);
+	assert_int_equal(send_msg(f, m), P9_RSETATTR);
+	fx_free(f);
+}
+
+static void mknod_and_special_files(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct stat st;
+
+	session(f);
+	assert_int_equal(t_mknod(f, ROOT, "fifo", S_IFIFO | 0666, 0, 0), 0);
+	assert_int_equal(lstat(hpath(f, "fifo"), &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0666);
+	assert_int_equal(t_mknod(f, ROOT, "reg", S_IFREG | 0640, 0, 0), 0);
+	assert_int_equal(lstat(hpath(f, "reg"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	/* Device nodes: never (1,3 is /dev/null, 8,0 a disk). */
+	assert_int_equal(t_mknod(f, ROOT, "null", S_IFCHR | 0666, 1, 3), -EPERM);
+	assert_int_equal(t_mknod(f, ROOT, "disk", S_IFBLK | 0666, 8, 0), -EPERM);
+	assert_int_equal(t_mknod(f, ROOT, "sock", S_IFSOCK | 0666, 0, 0), -EPERM);
+	assert_false(host_exists(hpath(f, "null")));
+	assert_false(host_exists(hpath(f, "disk")));
+
+	/* A fifo is never opened by the server (it would block): EPERM, at once. */
+	assert_int_equal(t_walk1(f, ROOT, 2, "fifo", NULL), 0);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), -EPERM);
+	assert_int_equal(t_lcreate(f, ROOT, "fifo", P9_DOTL_RDONLY, 0644, NULL), -EPERM);
+	/* A host device node placed in the share is not opened either. */
+	if (mknod(hpath(f, "hostnull"), S_IFCHR | 0666, makedev(1, 3)) == 0) {
+		assert_int_equal(t_walk1(f, ROOT, 3, "hostnull", NULL), 0);
+		assert_int_equal(t_lopen(f, 3, P9_DOTL_RDWR), -EPERM);
+		assert_int_equal(t_setattr(f, 3, P9_ATTR_SIZE, 0, 0, 0), -EPERM);
+	}
+	fx_free(f);
+}
+
+static void xattr_lock_flush(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+
+	session(f);
+	struct msg *m = m_new(f, P9_TXATTRWALK);
+	m_u32(m, ROOT);
+	m_u32(m, 2);
+	m_str(m, "");
+	assert_int_equal(send_msg(f, m), P9_RXATTRWALK);
+	assert_int_equal(p9_get64(&f->r), 0); /* an empty list */
+	reply_done(f);
+	assert_int_equal(t_read(f, 2, 0, 100, NULL), 0);
+	assert_int_equal(t_walk1(f, 2, 3, "x", NULL), -EINVAL);
+	assert_int_equal(t_clunk(f, 2), 0);
+
+	m = m_new(f, P9_TXATTRWALK);
+	m_u32(m, ROOT);
+	m_u32(m, 2);
+	m_str(m, "user.comment");
+	assert_int_equal(send_msg(f, m), -ENODATA);
+	assert_int_equal(t_clunk(f, 2), -EBADF);
+
+	m = m_new(f, P9_TXATTRCREATE);
+	m_u32(m, ROOT);
+	m_str(m, "user.comment");
+	m_u64(m, 5);
+	m_u32(m, 0);
+	assert_int_equal(send_msg(f, m), -EOPNOTSUPP);
+
+	m = m_new(f, P9_TLOCK);
+	m_u32(m, ROOT);
+	m_u8(m, 1);
+	m_u32(m, 0);
+	m_u64(m, 0);
+	m_u64(m, 100);
+	m_u32(m, 42);
+	m_str(m, "guest");
+	assert_int_equal(send_msg(f, m), P9_RLOCK);
+	assert_int_equal(p9_get8(&f->r), P9_LOCK_SUCCESS);
+	reply_done(f);
+
+	m = m_new(f, P9_TGETLOCK);
+	m_u32(m, ROOT);
+	m_u8(m, 1);
+	m_u64(m, 5);
+	m_u64(m, 10);
+	m_u32(m, 42);
+	m_str(m, "guest");
+	assert_int_equal(send_msg(f, m), P9_RGETLOCK);
+	assert_int_equal(p9_get8(&f->r), P9_LOCK_TYPE_UNLCK);
+	assert_int_equal(p9_get64(&f->r), 5);
+	assert_int_equal(p9_get64(&f->r), 10);
+	assert_int_equal(p9_get32(&f->r), 42);
+	const char *s;
+	uint16_t len;
+	p9_get_str(&f->r, &s, &len);
+	assert_int_equal(len, 5);
+	reply_done(f);
+
+	m = m_new(f, P9_TFLUSH);
+	m_u16(m, 3);
+	assert_int_equal(send_msg(f, m), P9_RFLUSH);
+	reply_done(f);
+	fx_free(f);
+}
+
+/* ---- confinement ----------------------------------------------------------------- */
+
+static void dotdot_stays_in_share(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct p9_qid q[4];
+	struct attr a, root;
+
+	assert_int_equal(mkdir(hpath(f, "sub"), 0755), 0);
+	session(f);
+	assert_int_equal(t_getattr(f, ROOT, &root), 0);
+	const char *up[] = { "..", "..", "..", ".." };
+	assert_int_equal(t_walk(f, ROOT, 2, 4, up, q), 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(q[i].path, root.qid.path);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.qid.path, root.qid.path);
+	/* Creating through it lands in the share, not in BASE. */
+	assert_int_equal(t_lcreate(f, 2, "escaped", P9_DOTL_WRONLY, 0644, NULL), 0);
+	assert_true(host_exists(hpath(f, "escaped")));
+	char beside[PATH_MAX];
+	snprintf(beside, sizeof(beside), "%s/escaped", f->base);
+	assert_false(host_exists(beside));
+
+	/* Down and up again: sub/.. is the root; sub/../.. too. */
+	const char *down_up[] = { "sub", "..", ".." };
+	assert_int_equal(t_walk(f, ROOT, 3, 3, down_up, q), 3);
+	assert_int_equal(q[1].path, root.qid.path);
+	assert_int_equal(q[2].path, root.qid.path);
+	assert_int_equal(t_mkdir(f, 3, "made", 0755), 0);
+	assert_true(host_exists(hpath(f, "made")));
+	/* ".." of sub has no name: it cannot be removed. */
+	assert_int_equal(t_remove(f, 3), -EBUSY);
+	/* The ".." entry of the root's listing shows the root itself. */
+	fx_free(f);
+}
+
+static void symlinks_do_not_escape(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	char buf[256];
+	char secret_rel[PATH_MAX];
+
+	snprintf(secret_rel, sizeof(secret_rel), "%s/secret", f->outside);
+	assert_int_equal(symlink("/", hpath(f, "toroot")), 0);
+	assert_int_equal(symlink("/etc", hpath(f, "toetc")), 0);
+	assert_int_equal(symlink("/etc/passwd", hpath(f, "passwd")), 0);
+	assert_int_equal(symlink("../../../../../../../etc/passwd", hpath(f, "up")), 0);
+	assert_int_equal(symlink("../outside/secret", hpath(f, "sib")), 0);
+	assert_int_equal(symlink("../outside", hpath(f, "sibdir")), 0);
+	assert_int_equal(symlink(secret_rel, hpath(f, "abssecret")), 0);
+	session(f);
+
+	/* Walking to a symlink gives the link (the guest follows it, not us). */
+	struct p9_qid q[3];
+	assert_int_equal(t_walk1(f, ROOT, 2, "toetc", q), 0);
+	assert_int_equal(q[0].type, P9_QTSYMLINK);
+	/* ... and nothing can be walked under it. */
+	assert_int_equal(t_walk1(f, 2, 3, "passwd", NULL), -ENOTDIR);
+	const char *through[] = { "toetc", "passwd" };
+	assert_int_equal(t_walk(f, ROOT, 3, 2, through, q), 1);
+	const char *through_root[] = { "toroot", "etc", "passwd" };
+	assert_int_equal(t_walk(f, ROOT, 3, 3, through_root, q), 1);
+	const char *through_sib[] = { "sibdir", "secret" };
+	assert_int_equal(t_walk(f, ROOT, 3, 2, through_sib, q), 1);
+	assert_int_equal(t_clunk(f, 3), -EBADF);
+	/* Creating under a symlink fid. */
+	assert_int_equal(t_lcreate(f, 2, "x", P9_DOTL_WRONLY, 0644, NULL), -ENOTDIR);
+	assert_int_equal(t_mkdir(f, 2, "x", 0755), -ENOTDIR);
+
+	/* Opening a symlink fid never follows it. */
+	const char *links[] = { "toetc", "passwd", "up", "sib", "abssecret", "toroot" };
+	for (unsigned i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		uint32_t fid = 10 + i;
+		assert_int_equal(t_walk1(f, ROOT, fid, links[i], NULL), 0);
+		int rc = t_lopen(f, fid, P9_DOTL_RDONLY);
+		assert_true(rc < 0);
+		assert_int_equal(rc, -ELOOP);
+		assert_int_equal(t_read(f, fid, 0, sizeof(buf), buf), -EBADF);
+		assert_int_equal(t_lopen(f, fid, P9_DOTL_RDWR | P9_DOTL_TRUNC), -ELOOP);
+		/* Truncating by setattr opens by name too, never through the link. */
+		assert_int_equal(t_setattr(f, fid, P9_ATTR_SIZE, 0, 0, 0), -ELOOP);
+	}
+	/* Tlcreate on an existing symlink name (no O_EXCL) does not follow it either. */
+	assert_int_equal(t_walk1(f, ROOT, 30, ".", NULL), 0);
+	assert_int_equal(t_lcreate(f, 30, "sib", P9_DOTL_RDWR | P9_DOTL_TRUNC, 0644, NULL), -ELOOP);
+	assert_int_equal(t_lcreate(f, 30, "passwd", P9_DOTL_WRONLY, 0644, NULL), -ELOOP);
+	/* A hard link to a symlink is a link to the link, in the share. */
+	assert_int_equal(t_walk1(f, ROOT, 31, "sib", NULL), 0);
+	assert_int_equal(t_link(f, ROOT, 31, "sib2"), 0);
+	struct stat st;
+	assert_int_equal(lstat(hpath(f, "sib2"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+
+	/* The secret and /etc/passwd are untouched. */
+	assert_int_equal(host_read(secret_rel, buf, sizeof(buf)), (ssize_t)strlen(SECRET));
+	assert_string_equal(buf, SECRET);
+	assert_true(stat("/etc/passwd", &st) == 0 && st.st_size > 0);
+	fx_free(f);
+}
+
+static void names_are_one_component(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+
+	assert_int_equal(mkdir(hpath(f, "a"), 0755), 0);
+	assert_int_equal(mkdir(hpath(f, "a/b"), 0755), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "a/b", NULL), -EINVAL);
+	assert_int_equal(t_walk1(f, ROOT, 2, "/", NULL), -EINVAL);
+	assert_int_equal(t_walk1(f, ROOT, 2, "../outside", NULL), -EINVAL);
+	assert_int_equal(t_walk1(f, ROOT, 2, "", NULL), -EINVAL);
+	const char *later_bad[] = { "a", "b/../../..", "c" };
+	assert_int_equal(t_walk(f, ROOT, 2, 3, later_bad, NULL), -EINVAL); /* checked up front */
+	assert_int_equal(t_clunk(f, 2), -EBADF);
+	assert_int_equal(t_lcreate(f, ROOT, "../outside/x", P9_DOTL_WRONLY, 0644, NULL), -EINVAL);
+	assert_int_equal(t_lcreate(f, ROOT, "..", P9_DOTL_WRONLY, 0644, NULL), -EINVAL);
+	assert_int_equal(t_mkdir(f, ROOT, "x/y", 0755), -EINVAL);
+	assert_int_equal(t_mkdir(f, ROOT, "..", 0755), -EINVAL);
+	assert_int_equal(t_mkdir(f, ROOT, ".", 0755), -EINVAL);
+	assert_int_equal(t_symlink(f, ROOT, "a/l", "x"), -EINVAL);
+	assert_int_equal(t_unlinkat(f, ROOT, "a/b", P9_DOTL_AT_REMOVEDIR), -EINVAL);
+	assert_int_equal(t_unlinkat(f, ROOT, "..", P9_DOTL_AT_REMOVEDIR), -EINVAL);
+	assert_int_equal(t_renameat(f, ROOT, "a", ROOT, "../outside/a"), -EINVAL);
+	assert_int_equal(t_renameat(f, ROOT, "..", ROOT, "x"), -EINVAL);
+	assert_int_equal(t_mknod(f, ROOT, "a/f", S_IFREG | 0644, 0, 0), -EINVAL);
+	assert_true(host_exists(hpath(f, "a/b")));
+
+	/* A NUL inside a name. */
+	struct msg *m = m_new(f, P9_TWALK);
+	m_u32(m, ROOT);
+	m_u32(m, 2);
+	m_u16(m, 1);
+	m_u16(m, 3);
+	m_bytes(m, "a\0b", 3);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	/* Too long. */
+	char longname[300];
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(t_walk1(f, ROOT, 2, longname, NULL), -ENAMETOOLONG);
+	/* "." stays. */
+	assert_int_equal(t_walk1(f, ROOT, 2, ".", NULL), 0);
+	fx_free(f);
+}
+
+/*
+ * The guest walks to a directory, then (through another path, or a host
+ * process does) the directory is replaced by a symlink pointing out of the
+ * share.  Everything the old fid does stays with the directory it walked
+ * to; a fresh walk sees a symlink and cannot go through it.
+ */
+static void rename_race_cannot_escape(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	char out_file[PATH_MAX], root_file[PATH_MAX], name[64];
+
+	snprintf(name, sizeof(name), "ember-9p-escape-%d", (int)getpid());
+	snprintf(out_file, sizeof(out_file), "%s/%s", f->outside, name);
+	snprintf(root_file, sizeof(root_file), "/%s", name);
+	assert_int_equal(mkdir(hpath(f, "sub"), 0755), 0);
+	assert_int_equal(mkdir(hpath(f, "sub2"), 0755), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "sub", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 3, "sub2", NULL), 0);
+
+	/* sub moves away and a symlink to outside takes its name. */
+	assert_int_equal(rename(hpath(f, "sub"), hpath(f, "sub.old")), 0);
+	assert_int_equal(symlink(f->outside, hpath(f, "sub")), 0);
+	assert_int_equal(t_lcreate(f, 2, name, P9_DOTL_WRONLY, 0644, NULL), 0);
+	char in_old[128];
+	snprintf(in_old, sizeof(in_old), "sub.old/%s", name);
+	assert_true(host_exists(hpath(f, in_old)));
+	assert_false(host_exists(out_file));
+
+	/* sub2 is deleted and a symlink to / takes its name. */
+	assert_int_equal(rmdir(hpath(f, "sub2")), 0);
+	assert_int_equal(symlink("/", hpath(f, "sub2")), 0);
+	int rc = t_lcreate(f, 3, name, P9_DOTL_WRONLY, 0644, NULL);
+	assert_int_equal(rc, -ENOENT);
+	assert_int_equal(t_mkdir(f, 3, name, 0755), -ENOENT);
+	bool leaked = host_exists(root_file);
+	if (leaked)
+		remove(root_file);
+	assert_false(leaked);
+
+	/* The guest does the swap itself, with renameat and symlink. */
+	assert_int_equal(t_mkdir(f, ROOT, "d", 0755), 0);
+	assert_int_equal(t_walk1(f, ROOT, 4, "d", NULL), 0);
+	assert_int_equal(t_renameat(f, ROOT, "d", ROOT, "d.old"), 0);
+	assert_int_equal(t_symlink(f, ROOT, "d", f->outside), 0);
+	assert_int_equal(t_lcreate(f, 4, name, P9_DOTL_WRONLY, 0644, NULL), 0);
+	assert_false(host_exists(out_file));
+	snprintf(in_old, sizeof(in_old), "d.old/%s", name);
+	assert_true(host_exists(hpath(f, in_old)));
+	/* A fresh walk through the new name stops at the symlink. */
+	const char *through[] = { "d", "secret" };
+	assert_int_equal(t_walk(f, ROOT, 5, 2, through, NULL), 1);
+	fx_free(f);
+}
+
+/* A listing of a tree: names, types, modes, sizes, mtimes, contents, link targets. */
+static char snapshot_buf[1 << 16];
+static size_t snapshot_len;
+
+static int snap_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)flag;
+	(void)ftw;
+	char extra[256] = "";
+	if (S_ISREG(st->st_mode))
+		host_read(path, extra, sizeof(extra));
+	else if (S_ISLNK(st->st_mode)) {
+		ssize_t n = readlink(path, extra, sizeof(extra) - 1);
+		extra[n > 0 ? n : 0] = '\0';
+	}
+	snapshot_len += (size_t)snprintf(snapshot_buf + snapshot_len,
+					 sizeof(snapshot_buf) - snapshot_len,
+					 "%s %o %lld %lld.%09ld %s\n", path, st->st_mode,
+					 (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+					 st->st_mtim.tv_nsec, extra);
+	assert_true(snapshot_len < sizeof(snapshot_buf));
+	return 0;
+}
+
+static char *snapshot(const char *dir)
+{
+	snapshot_len = 0;
+	assert_int_equal(nftw(dir, snap_one, 16, FTW_PHYS), 0);
+	return strdup(snapshot_buf);
+}
+
+static void read_only_share(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(true);
+	char buf[32];
+
+	assert_int_equal(mkdir(hpath(f, "dir"), 0755), 0);
+	host_write(hpath(f, "file"), "read only");
+	host_write(hpath(f, "dir/inner"), "inner");
+	assert_int_equal(symlink("file", hpath(f, "link")), 0);
+	char *before = snapshot(f->share);
+
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "file", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 3, "dir", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 4, ".", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 5, "dir", NULL), 0);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_WRONLY), -EROFS);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDWR), -EROFS);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY | P9_DOTL_TRUNC), -EROFS);
+	assert_int_equal(t_lcreate(f, 4, "new", P9_DOTL_WRONLY, 0644, NULL), -EROFS);
+	assert_int_equal(t_lcreate(f, 4, "file", P9_DOTL_RDONLY, 0644, NULL), -EROFS);
+	assert_int_equal(t_mkdir(f, ROOT, "newdir", 0755), -EROFS);
+	assert_int_equal(t_mknod(f, ROOT, "fifo", S_IFIFO | 0644, 0, 0), -EROFS);
+	assert_int_equal(t_symlink(f, ROOT, "l2", "file"), -EROFS);
+	assert_int_equal(t_link(f, ROOT, 2, "hard"), -EROFS);
+	assert_int_equal(t_unlinkat(f, ROOT, "file", 0), -EROFS);
+	assert_int_equal(t_unlinkat(f, 3, "inner", 0), -EROFS);
+	assert_int_equal(t_renameat(f, ROOT, "file", ROOT, "renamed"), -EROFS);
+	assert_int_equal(t_rename(f, 2, ROOT, "renamed"), -EROFS);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_SIZE, 0, 0, 0), -EROFS);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE, 0777, 0, 0), -EROFS);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MTIME | P9_ATTR_MTIME_SET, 0, 0, 5), -EROFS);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_ATIME, 0, 0, 0), -EROFS);
+	assert_int_equal(t_remove(f, 5), -EROFS);
+	assert_int_equal(t_clunk(f, 5), -EBADF); /* clunked even so */
+
+	/* Reading works; so does fsync. */
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), 0);
+	assert_int_equal(t_read(f, 2, 0, sizeof(buf), buf), 9);
+	assert_int_equal(t_write(f, 2, 0, "x", 1), -EROFS);
+	assert_int_equal(t_fsync(f, 2), 0);
+	assert_int_equal(t_lopen(f, 3, P9_DOTL_RDONLY), 0);
+	struct listing l = { 0 };
+	uint64_t off;
+	assert_true(t_readdir(f, 3, 0, 4096, collect, &l, &off) > 0);
+	assert_int_equal(l.n, 3);
+
+	char *after = snapshot(f->share);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	fx_free(f);
+}
+
+/* ---- malformed requests ------------------------------------------------------------ */
+
+static void malformed_requests(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct msg *m;
+
+	session(f);
+	/* Size field bigger / smaller than the message. */
+	m = m_new(f, P9_TCLUNK);
+	m_u32(m, ROOT);
+	uint32_t wrong = (uint32_t)m->n + 1;
+	memcpy(m->b, &wrong, 4);
+	assert_int_equal(send_raw(f, m, m->n), -EINVAL);
+	wrong = (uint32_t)m->n - 1;
+	memcpy(m->b, &wrong, 4);
+	assert_int_equal(send_raw(f, m, m->n), -EINVAL);
+	wrong = 0xffffffff;
+	memcpy(m->b, &wrong, 4);
+	assert_int_equal(send_raw(f, m, m->n), -EINVAL);
+	/* A truncated body (size agrees, fields missing). */
+	m = m_new(f, P9_TWALK);
+	m_u32(m, ROOT);
+	m_u16(m, 2);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	/* A string that runs past the end. */
+	m = m_new(f, P9_TWALK);
+	m_u32(m, ROOT);
+	m_u32(m, 2);
+	m_u16(m, 1);
+	m_u16(m, 200);
+	m_bytes(m, "abc", 3);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	assert_int_equal(t_clunk(f, 2), -EBADF);
+	/* Seventeen names. */
+	const char *many[17];
+	for (int i = 0; i < 17; i++)
+		many[i] = ".";
+	assert_int_equal(t_walk(f, ROOT, 2, 17, many, NULL), -EINVAL);
+	assert_int_equal(t_walk(f, ROOT, 2, 16, many, NULL), 16);
+	/* Twrite whose count runs past the message. */
+	m = m_new(f, P9_TWRITE);
+	m_u32(m, ROOT);
+	m_u64(m, 0);
+	m_u32(m, 1000);
+	m_bytes(m, "short", 5);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	/* Offsets past what off_t holds. */
+	m = m_new(f, P9_TREAD);
+	m_u32(m, ROOT);
+	m_u64(m, UINT64_MAX);
+	m_u32(m, 10);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	/* Unknown types, R-messages, 9P2000 messages, Tauth. */
+	uint8_t types[] = { 0, 1, 99, 101, 102, 103, 112, 114, 124, 126, 255, P9_TLERROR, P9_RREAD };
+	for (unsigned i = 0; i < sizeof(types); i++) {
+		m = m_new(f, types[i]);
+		m_u32(m, ROOT);
+		assert_int_equal(send_msg(f, m), -EOPNOTSUPP);
+	}
+	/* Tlopen with access mode 3. */
+	assert_int_equal(t_lopen(f, ROOT, 3), -EINVAL);
+	/* Header-only message of a type that needs fields. */
+	m = m_new(f, P9_TGETATTR);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	/* No header at all, or no room for a reply: no answer, for the transport to handle. */
+	uint8_t tiny[6] = { 6, 0, 0, 0, P9_TCLUNK, 0 };
+	assert_int_equal(p9_server_handle(&f->srv, tiny, sizeof(tiny), f->rep, f->cap), 0);
+	m = m_new(f, P9_TCLUNK);
+	m_u32(m, 99);
+	uint32_t n = (uint32_t)m->n;
+	memcpy(m->b, &n, 4);
+	assert_int_equal(p9_server_handle(&f->srv, m->b, m->n, f->rep, 10), 0);
+	assert_int_equal(p9_server_handle(&f->srv, m->b, m->n, f->rep, 11), 11);
+	/* Still serving. */
+	struct attr a;
+	assert_int_equal(t_getattr(f, ROOT, &a), 0);
+	fx_free(f);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)rng_state;
+}
+
+/*
+ * Random messages, some pure noise, most made of plausible fields (small
+ * fids, short names, real types): no crash, every reply well framed, and
+ * nothing outside the share changes.
+ */
+static void fuzz_requests(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	static const uint8_t types[] = {
+		P9_TSTATFS, P9_TLOPEN, P9_TLCREATE, P9_TSYMLINK, P9_TMKNOD, P9_TRENAME,
+		P9_TREADLINK, P9_TGETATTR, P9_TSETATTR, P9_TXATTRWALK, P9_TXATTRCREATE,
+		P9_TREADDIR, P9_TFSYNC, P9_TLOCK, P9_TGETLOCK, P9_TLINK, P9_TMKDIR,
+		P9_TRENAMEAT, P9_TUNLINKAT, P9_TATTACH, P9_TFLUSH, P9_TWALK, P9_TREAD,
+		P9_TWRITE, P9_TCLUNK, P9_TREMOVE, P9_TVERSION,
+	};
+	static const char *const names[] = { "a", "b", "..", ".", "", "x/y", "sub", "f" };
+	char *outside_before = snapshot(f->outside);
+
+	assert_int_equal(mkdir(hpath(f, "sub"), 0755), 0);
+	host_write(hpath(f, "f"), "data");
+	session(f);
+	for (int iter = 0; iter < 20000; iter++) {
+		struct msg *m = m_new(f, types[rnd() % sizeof(types)]);
+		if (m->b[4] == P9_TVERSION && rnd() % 8)
+			m->b[4] = P9_TWALK; /* keep sessions long */
+		if (rnd() % 4 == 0) {
+			unsigned len = rnd() % 64;
+			for (unsigned i = 0; i < len; i++)
+				m_u8(m, (uint8_t)rnd());
+		} else {
+			unsigned fields = rnd() % 8;
+			for (unsigned i = 0; i < fields; i++) {
+				switch (rnd() % 6) {
+				case 0: m_u32(m, rnd() % 6); break;          /* a fid */
+				case 1: m_u16(m, (uint16_t)(rnd() % 4)); break;
+				case 2: m_str(m, names[rnd() % 8]); break;
+				case 3: m_u64(m, rnd() % 128); break;
+				case 4: m_u32(m, rnd()); break;
+				default: m_u8(m, (uint8_t)rnd()); break;
+				}
+			}
+		}
+		uint32_t n = (uint32_t)m->n;
+		if (rnd() % 16 == 0)
+			n += rnd() % 3 - 1; /* a lying size field now and then */
+		memcpy(m->b, &n, 4);
+		f->cap = rnd() % 8 ? P9_MAX_MSIZE : 11 + rnd() % 64;
+		size_t r = p9_server_handle(&f->srv, m->b, m->n, f->rep, f->cap);
+		assert_true(r >= P9_HDR_SIZE && r <= f->cap);
+		uint32_t size;
+		memcpy(&size, f->rep, 4);
+		assert_int_equal(size, r);
+		if (!f->srv.msize || rnd() % 500 == 0) { /* a reset or a lost session: start again */
+			f->cap = P9_MAX_MSIZE;
+			p9_server_reset(&f->srv);
+			session(f);
+		}
+		assert_true(f->srv.nr_fids <= f->srv.max_fids);
+	}
+	char *outside_after = snapshot(f->outside);
+	assert_string_equal(outside_before, outside_after);
+	free(outside_before);
+	free(outside_after);
+	fx_free(f);
+}
+
+static void fid_limit(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+
+	f->srv.max_fids = 8;
+	session(f); /* fid 1 */
+	for (uint32_t fid = 2; fid <= 8; fid++)
+		assert_int_equal(t_walk1(f, ROOT, fid, ".", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 9, ".", NULL), -EMFILE);
+	assert_int_equal(t_attach(f, 9, NULL), -EMFILE);
+	struct msg *m = m_new(f, P9_TXATTRWALK);
+	m_u32(m, ROOT);
+	m_u32(m, 9);
+	m_str(m, "");
+	assert_int_equal(send_msg(f, m), -EMFILE);
+	/* Walking a fid onto itself needs no new one. */
+	assert_int_equal(t_walk1(f, 8, 8, ".", NULL), 0);
+	assert_int_equal(t_clunk(f, 8), 0);
+	assert_int_equal(t_walk1(f, ROOT, 9, ".", NULL), 0);
+	assert_int_equal(f->srv.nr_fids, 8);
+	/* P9_NOFID is never a fid. */
+	assert_int_equal(t_clunk(f, 9), 0);
+	assert_int_equal(t_walk1(f, ROOT, P9_NOFID, ".", NULL), -EEXIST);
+	fx_free(f);
+}
+
+/* The default limit holds, and every fid's descriptors go back when clunked. */
+static void many_fids(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+
+	session(f);
+	host_write(hpath(f, "f"), "x");
+	assert_int_equal(f->srv.max_fids, P9_DEFAULT_MAX_FIDS);
+	int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (uint32_t fid = 2; fid < 300; fid++)
+		assert_int_equal(t_walk1(f, ROOT, fid, "f", NULL), 0);
+	for (uint32_t fid = 2; fid < 300; fid++)
+		assert_int_equal(t_clunk(f, fid), 0);
+	int probe2 = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(probe2, probe); /* no descriptor leaked */
+	close(probe);
+	close(probe2);
+	fx_free(f);
+}
+
+/* ---- the virtio glue ---------------------------------------------------------------- */
+
+#define MiB (1ULL << 20)
+#define QSIZE 16
+#define DESC_GPA 0x1000
+#define AVAIL_GPA 0x2000
+#define USED_GPA 0x3000
+#define REQ_GPA 0x10000
+#define REP_GPA 0x20000
+#define MEM_SIZE (1 * MiB)
+
+struct vfx {
+	struct vm vm;
+	struct virtio_9p *v;
+	struct fx *tree;
+	uint16_t avail_idx;
+};
+
+static void *gptr(struct vfx *g, uint64_t gpa, uint64_t len)
+{
+	void *p = guest_ptr(&g->vm.mem, gpa, len);
+	assert_non_null(p);
+	return p;
+}
+
+static struct vfx *vfx_new(const char *tag)
+{
+	struct vfx *g = calloc(1, sizeof(*g));
+	struct ember_err err = { "" };
+	assert_non_null(g);
+	g->tree = fx_new(false);
+	struct guest_region layout = { .gpa = 0, .size = MEM_SIZE };
+	if (guest_memory_create(&g->vm.mem, &layout, 1, &err))
+		fail_msg("guest_memory_create: %s", err.msg);
+	g->v = malloc(sizeof(*g->v));
+	struct p9_share share = { .host_dir = g->tree->share, .tag = tag, .read_only = false };
+	if (virtio_9p_init(g->v, &share, &err))
+		fail_msg("virtio_9p_init: %s", err.msg);
+	struct virtio_device *dev = &g->v->dev;
+	dev->vm = &g->vm;
+	pthread_mutex_init(&dev->lock, NULL);
+	dev->irq_fd = -1;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		dev->kick_fd[q] = -1;
+	dev->driver_features = dev->ops->features | (1ULL << VIRTIO_F_VERSION_1);
+	dev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		      VIRTIO_STATUS_DRIVER_OK;
+	struct virtq *q = &dev->vq[0];
+	q->size = QSIZE;
+	q->desc_gpa = DESC_GPA;
+	q->avail_gpa = AVAIL_GPA;
+	q->used_gpa = USED_GPA;
+	assert_int_equal(virtq_start(q, &g->vm.mem, false, false), 0);
+	q->ready = true;
+	return g;
+}
+
+static void vfx_free(struct vfx *g)
+{
+	virtio_9p_uninit(g->v);
+	pthread_mutex_destroy(&g->v->dev.lock);
+	free(g->v);
+	guest_memory_destroy(&g->vm.mem);
+	fx_free(g->tree);
+	free(g);
+}
+
+/* A chain of `in` readable bytes at REQ_GPA and `out` writable bytes at REP_GPA, processed. */
+static struct virtq_used_elem vrequest(struct vfx *g, const struct msg *m, uint32_t in_len,
+				       uint32_t out_len)
+{
+	memcpy(gptr(g, REQ_GPA, m->n), m->b, m->n);
+	volatile struct virtq_desc *d = gptr(g, DESC_GPA, 32);
+	d[0].addr = REQ_GPA;
+	d[0].len = in_len;
+	d[0].flags = VIRTQ_DESC_F_NEXT;
+	d[0].next = 1;
+	d[1].addr = REP_GPA;
+	d[1].len = out_len;
+	d[1].flags = VIRTQ_DESC_F_WRITE;
+	uint16_t *avail = gptr(g, AVAIL_GPA, 6 + 2 * QSIZE);
+	avail[2 + g->avail_idx % QSIZE] = 0;
+	g->avail_idx++;
+	__atomic_store_n(&avail[1], g->avail_idx, __ATOMIC_RELEASE);
+
+	uint16_t *used = gptr(g, USED_GPA, 4 + 8 * QSIZE);
+	uint16_t before = used[1];
+	pthread_mutex_lock(&g->v->dev.lock);
+	virtio_9p_process_queue(&g->v->dev);
+	pthread_mutex_unlock(&g->v->dev.lock);
+	if (used[1] == before)
+		return (struct virtq_used_elem){ 0xffff, 0 };
+	struct virtq_used_elem *ring = gptr(g, USED_GPA + 4, 8 * QSIZE);
+	return ring[before % QSIZE];
+}
+
+static void virtio_glue(void **state)
+{
+	(void)state;
+	struct vfx *g = vfx_new("share0");
+	struct virtio_device *dev = &g->v->dev;
+	uint8_t cfg[8] = { 0 };
+
+	assert_int_equal(dev->ops->device_id, VIRTIO_ID_9P);
+	assert_true(dev->ops->features & (1ULL << VIRTIO_9P_MOUNT_TAG));
+	assert_true(dev->ops->own_thread);
+	assert_int_equal(dev->ops->config_size, 2 + 6);
+	dev->ops->config_read(dev, 0, cfg, 8);
+	assert_int_equal(cfg[0] | cfg[1] << 8, 6);
+	assert_memory_equal(cfg + 2, "share0", 6);
+
+	/* Tversion through the queue. */
+	struct msg *m = m_new(g->tree, P9_TVERSION);
+	m_u32(m, 65536);
+	m_str(m, "9P2000.L");
+	uint32_t n = (uint32_t)m->n;
+	memcpy(m->b, &n, 4);
+	struct virtq_used_elem e = vrequest(g, m, n, 4096);
+	assert_int_equal(e.id, 0);
+	assert_int_equal(e.len, 7 + 4 + 2 + 8);
+	uint8_t *rep = gptr(g, REP_GPA, e.len);
+	assert_int_equal(rep[4], P9_RVERSION);
+	assert_int_equal(rep[7] | rep[8] << 8 | rep[9] << 16, 65536);
+
+	/* The readable part longer than the size field says: an Rlerror, not a reset. */
+	m = m_new(g->tree, P9_TATTACH);
+	m_u32(m, ROOT);
+	m_u32(m, P9_NOFID);
+	m_str(m, "");
+	m_str(m, "");
+	m_u32(m, 0);
+	n = (uint32_t)m->n;
+	memcpy(m->b, &n, 4);
+	e = vrequest(g, m, n + 4, 4096);
+	assert_int_equal(e.len, P9_RLERROR_SIZE);
+	rep = gptr(g, REP_GPA, e.len);
+	assert_int_equal(rep[4], P9_RLERROR);
+	assert_int_equal(rep[7], EINVAL);
+	e = vrequest(g, m, n, 4096);
+	assert_int_equal(e.len, 7 + 13);
+	assert_int_equal(rep[4], P9_RATTACH);
+	assert_false(dev->status & VIRTIO_STATUS_NEEDS_RESET);
+
+	/* Reset: fids and msize forgotten. */
+	dev->ops->reset(dev);
+	assert_int_equal(g->v->srv.msize, 0);
+	assert_int_equal(g->v->srv.nr_fids, 0);
+
+	/* No room for even an Rlerror: the driver broke the protocol. */
+	e = vrequest(g, m, n, 10);
+	assert_int_equal(e.id, 0xffff);
+	assert_true(dev->status & VIRTIO_STATUS_NEEDS_RESET);
+	vfx_free(g);
+
+	/* A request shorter than the header. */
+	g = vfx_new("t");
+	m = m_new(g->tree, P9_TCLUNK);
+	e = vrequest(g, m, 5, 100);
+	assert_int_equal(e.id, 0xffff);
+	assert_true(g->v->dev.status & VIRTIO_STATUS_NEEDS_RESET);
+	vfx_free(g);
+}
+
+static void virtio_init_errors(void **state)
+{
+	(void)state;
+	struct virtio_9p v;
+	struct ember_err err = { "" };
+	char longtag[300];
+
+	memset(longtag, 't', sizeof(longtag) - 1);
+	longtag[sizeof(longtag) - 1] = '\0';
+	struct p9_share share = { .host_dir = "/nonexistent/ember-9p", .tag = "share0" };
+	assert_int_equal(virtio_9p_init(&v, &share, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "--share /nonexistent/ember-9p"));
+	share.host_dir = "/etc/passwd";
+	assert_int_equal(virtio_9p_init(&v, &share, &err), -ENOTDIR);
+	share.host_dir = "/tmp";
+	share.tag = "";
+	assert_int_equal(virtio_9p_init(&v, &share, &err), -EINVAL);
+	share.tag = longtag;
+	assert_int_equal(virtio_9p_init(&v, &share, &err), -EINVAL);
+	share.tag = "ok";
+	assert_int_equal(virtio_9p_init(&v, &share, &err), 0);
+	virtio_9p_uninit(&v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(version_negotiation),
+		cmocka_unit_test(attach_walk_getattr),
+		cmocka_unit_test(create_write_read),
+		cmocka_unit_test(read_is_bounded),
+		cmocka_unit_test(readdir_across_calls),
+		cmocka_unit_test(mkdir_unlink_rename),
+		cmocka_unit_test(symlink_readlink),
+		cmocka_unit_test(statfs_matches_host),
+		cmocka_unit_test(setattr_truncate_mode_times),
+		cmocka_unit_test(mknod_and_special_files),
+		cmocka_unit_test(xattr_lock_flush),
+		cmocka_unit_test(dotdot_stays_in_share),
+		cmocka_unit_test(symlinks_do_not_escape),
+		cmocka_unit_test(names_are_one_component),
+		cmocka_unit_test(rename_race_cannot_escape),
+		cmocka_unit_test(read_only_share),
+		cmocka_unit_test(malformed_requests),
+		cmocka_unit_test(fuzz_requests),
+		cmocka_unit_test(fid_limit),
+		cmocka_unit_test(many_fids),
+		cmocka_unit_test(virtio_glue),
+		cmocka_unit_test(virtio_init_errors),
+	};
+	return cmocka_run_group_tests_name("virtio-9p", tests, NULL, NULL);
+}
