@@ -37,7 +37,9 @@ while read -r ko; do
 done </etc/stock-modules
 say "modules: $failed failed"
 
-say "platform: $(ls /sys/bus/platform/devices | tr '\n' ' ')"
+devs=
+for d in /sys/bus/platform/devices/*; do devs="$devs ${d##*/}"; done
+say "platform:$devs"
 for d in /sys/bus/platform/devices/LNRO0005:*; do
 	[ -e "$d" ] || continue
 	drv=none
@@ -65,7 +67,7 @@ else
 fi
 
 dmesg | grep -iE 'virtio|LNRO|vda|ACPI: (Core|Interpreter|Added|Early)|smpboot|EXT4' |
-	while read -r line; do say "dmesg: $line"; done
+	grep -iv 'command line:' | while read -r line; do say "dmesg: $line"; done
 say "done"
 
 # The console drains by interrupt: give it a moment before the reset.

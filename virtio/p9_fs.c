@@ -185,8 +185,37 @@ static bool is_root(const struct p9_server *s, dev_t dev, ino_t ino)
 
 /* ---- resolving names -------------------------------------------------------- */
 
+/*
+ * Where openat2() is missing (Linux < 5.6, or a sandbox or valgrind that
+ * answers ENOSYS): the same confinement for the one component every
+ * caller passes.  O_NOFOLLOW keeps the only component from being followed
+ * if it is a symlink, and ".." and '/' never get here; what is left of
+ * RESOLVE_NO_XDEV is checked after the fact (the object must be on the
+ * directory's device).
+ */
+static int openat_compat(int dirfd, const char *name, int flags, mode_t mode)
+{
+	struct stat dir, st;
+	int fd;
+
+	do
+		fd = openat(dirfd, name, flags, mode);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -errno;
+	if (p9_stat_fd(dirfd, &dir) < 0 || p9_stat_fd(fd, &st) < 0 || st.st_dev != dir.st_dev) {
+		close(fd);
+		return -EXDEV;
+	}
+	return fd;
+}
+
 int p9_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
+	/* One component, never upwards: the callers checked already; this is the last line. */
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".."))
+		return -EINVAL;
+
 	/* openat2 refuses O_PATH with flags that mean nothing to it, such as O_NOCTTY. */
 	int extra = flags & O_PATH ? 0 : O_NOCTTY;
 	struct open_how how = {
@@ -199,6 +228,8 @@ int p9_openat(int dirfd, const char *name, int flags, mode_t mode)
 	do
 		fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 	while (fd < 0 && errno == EINTR);
+	if (fd < 0 && errno == ENOSYS)
+		return openat_compat(dirfd, name, (int)how.flags, (mode_t)how.mode);
 	return fd < 0 ? -errno : (int)fd;
 }
 

@@ -14,6 +14,9 @@
  *                (a max, not a sum); this helper is static and small, so that
  *                floor is low, and it is printed:
  *     prexec_kib= VmRSS of the forked child just before execve.
+ *     user_ms= sys_ms= ru_utime and ru_stime from wait4(): the host CPU time
+ *                of the whole process (all its threads, the kernel's
+ *                KVM_RUN work included), in ms
  *     status=    exit code, 128+N if killed by signal N, -1 if timed out
  *     timeout=1  only if the command was killed after SECONDS (default 60)
  *   -o FILE keeps a copy of the command's stdout.
@@ -382,8 +385,10 @@ static int run_timed(char **argv, double timeout_s, const char *out)
 		printf("first_ms=%.3f", t_first - t0);
 	else
 		printf("first_ms=na");
-	printf(" exit_ms=%.3f maxrss_kib=%ld prexec_kib=%.0f status=%d%s\n", t_exit - t0,
-	       ru.ru_maxrss, msg[0], timed_out ? -1 : status, timed_out ? " timeout=1" : "");
+	printf(" exit_ms=%.3f maxrss_kib=%ld prexec_kib=%.0f user_ms=%.3f sys_ms=%.3f status=%d%s\n",
+	       t_exit - t0, ru.ru_maxrss, msg[0], ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3,
+	       ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3, timed_out ? -1 : status,
+	       timed_out ? " timeout=1" : "");
 	return 0;
 }
 

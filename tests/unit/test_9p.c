@@ -1588,14 +1588,14 @@ static void many_fids(void **state)
 	session(f);
 	host_write(hpath(f, "f"), "x");
 	assert_int_equal(f->srv.max_fids, P9_DEFAULT_MAX_FIDS);
-	int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int probe = open("/dev/null", O_RDONLY | O_CLOEXEC); /* the lowest free descriptor */
+	close(probe);
 	for (uint32_t fid = 2; fid < 300; fid++)
 		assert_int_equal(t_walk1(f, ROOT, fid, "f", NULL), 0);
 	for (uint32_t fid = 2; fid < 300; fid++)
 		assert_int_equal(t_clunk(f, fid), 0);
 	int probe2 = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_int_equal(probe2, probe); /* no descriptor leaked */
-	close(probe);
 	close(probe2);
 	fx_free(f);
 }
