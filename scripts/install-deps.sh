@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential libcmocka-dev liblz4-dev libseccomp-dev libcap-ng-dev
     busybox-static linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio
-    xz-utils e2fsprogs qemu-system-x86 acpica-tools file
+    xz-utils e2fsprogs qemu-system-x86 acpica-tools file debootstrap kmod shellcheck
     musl-tools  # rootfs/rootfs.mk: a 50 KB static guest init instead of 700 KB
 )
 

@@ -51,7 +51,9 @@ struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id)
 
 int p9_fid_new(struct p9_server *s, uint32_t id, struct p9_fid **out)
 {
-	if (id == P9_NOFID || p9_fid_get(s, id))
+	if (id == P9_NOFID)
+		return -EINVAL; /* "no fid" in Tattach's afid: never a fid itself */
+	if (p9_fid_get(s, id))
 		return -EEXIST;
 	if (s->nr_fids >= s->max_fids)
 		return -EMFILE;
@@ -371,8 +373,9 @@ int p9_check_name(const struct p9_fid *f)
 /*
  * Exact modes: the host's umask must not change what the guest asked for
  * (its own umask is applied already).  fchmodat2() with AT_EMPTY_PATH
- * works on an O_PATH fd; before Linux 6.6 a readable fd is opened instead
- * (so a file the server cannot read keeps the umask's mode there).
+ * works on an O_PATH fd; before Linux 6.6 a readable fd of a regular file
+ * or directory is opened instead, so there a file the server cannot read,
+ * a fifo or a symlink cannot have its mode changed (EACCES, EOPNOTSUPP).
  */
 int p9_set_mode(int fd, int dirfd, const char *name, mode_t mode)
 {
@@ -385,8 +388,8 @@ int p9_set_mode(int fd, int dirfd, const char *name, mode_t mode)
 	int rc = p9_stat_fd(fd, &st);
 	if (rc)
 		return rc;
-	if (S_ISLNK(st.st_mode))
-		return -EOPNOTSUPP;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return -EOPNOTSUPP; /* never open a fifo or a device to chmod it */
 	int ofd = S_ISDIR(st.st_mode) ? p9_openat(fd, ".", O_RDONLY | O_DIRECTORY, 0) :
 		  name ? p9_openat(dirfd, name, O_RDONLY | O_NONBLOCK, 0) : -ESTALE;
 	if (ofd < 0)

@@ -34,7 +34,12 @@ static int dir_fid(struct p9_server *s, uint32_t id, struct p9_fid **f)
 	return S_ISDIR((*f)->mode) ? 0 : -ENOTDIR;
 }
 
-/* The qid of `name` just made in dir, and its exact mode (mode < 0: leave it, a symlink). */
+/*
+ * The reply for `name`, just made in dir: its qid.  And its exact mode
+ * (mode < 0: leave it, a symlink), best effort: the object exists either
+ * way, so a failure here (see p9_set_mode) leaves the umask's mode rather
+ * than reporting an error for a request that did its job.
+ */
 static int made(int dir, const char *name, int mode, struct p9_out *out)
 {
 	struct stat st;
@@ -43,7 +48,7 @@ static int made(int dir, const char *name, int mode, struct p9_out *out)
 		return fd;
 	int rc = p9_stat_fd(fd, &st);
 	if (!rc && mode >= 0 && (st.st_mode & P9_MODE_MASK) != (mode_t)mode)
-		rc = p9_set_mode(fd, dir, name, (mode_t)mode);
+		p9_set_mode(fd, dir, name, (mode_t)mode);
 	close(fd);
 	if (rc)
 		return rc;

@@ -95,6 +95,8 @@ static int p9_walk(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return -EBADF;
 	if (f->xattr)
 		return -EINVAL;
+	if (out->cap - out->pos < 2 + (size_t)nwname * P9_QID_SIZE)
+		return -ENOBUFS; /* before newfid exists */
 	if (newfid != fid && (rc = p9_fid_new(s, newfid, &nf)))
 		return rc;
 
@@ -514,37 +516,45 @@ static int p9_getlock(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 
 /* ---- dispatch ----------------------------------------------------------------- */
 
+/*
+ * reply: the size of the reply's fixed part.  A request whose reply could
+ * not fit the driver's buffer is refused (ENOBUFS) before it does
+ * anything, so no fid, file or directory is made for a reply that is then
+ * lost.  Variable parts (Rread data, Rreaddir entries, Rwalk qids, the
+ * Rreadlink target) are sized by their handlers before any change.
+ */
 static const struct {
 	p9_handler *fn;
+	uint16_t reply;
 	bool modifies; /* refused with EROFS on a read-only share */
 } handlers[256] = {
-	[P9_TVERSION] = { p9_version, false },
-	[P9_TATTACH] = { p9_attach, false },
-	[P9_TWALK] = { p9_walk, false },
-	[P9_TCLUNK] = { p9_clunk, false },
-	[P9_TFLUSH] = { p9_flush, false },
-	[P9_TLOPEN] = { p9_lopen, false },    /* checks its flags itself */
-	[P9_TREAD] = { p9_read, false },
-	[P9_TWRITE] = { p9_write, true },
-	[P9_TGETATTR] = { p9_getattr, false },
-	[P9_TSTATFS] = { p9_statfs, false },
-	[P9_TREADDIR] = { p9_readdir, false },
-	[P9_TREADLINK] = { p9_readlink, false },
-	[P9_TFSYNC] = { p9_fsync, false },
-	[P9_TXATTRWALK] = { p9_xattrwalk, false },
-	[P9_TXATTRCREATE] = { p9_xattrcreate, false },
-	[P9_TLOCK] = { p9_lock, false },
-	[P9_TGETLOCK] = { p9_getlock, false },
-	[P9_TLCREATE] = { p9_lcreate, true },
-	[P9_TMKDIR] = { p9_mkdir, true },
-	[P9_TMKNOD] = { p9_mknod, true },
-	[P9_TSYMLINK] = { p9_symlink, true },
-	[P9_TLINK] = { p9_link, true },
-	[P9_TUNLINKAT] = { p9_unlinkat, true },
-	[P9_TRENAMEAT] = { p9_renameat, true },
-	[P9_TRENAME] = { p9_rename, true },
-	[P9_TREMOVE] = { p9_remove, false },  /* clunks even when refused */
-	[P9_TSETATTR] = { p9_setattr, true },
+	[P9_TVERSION] = { p9_version, 4 + 2 + 8, false },
+	[P9_TATTACH] = { p9_attach, P9_QID_SIZE, false },
+	[P9_TWALK] = { p9_walk, 2, false },
+	[P9_TCLUNK] = { p9_clunk, 0, false },
+	[P9_TFLUSH] = { p9_flush, 0, false },
+	[P9_TLOPEN] = { p9_lopen, P9_QID_SIZE + 4, false }, /* checks its flags itself */
+	[P9_TREAD] = { p9_read, 4, false },
+	[P9_TWRITE] = { p9_write, 4, true },
+	[P9_TGETATTR] = { p9_getattr, 8 + P9_QID_SIZE + 3 * 4 + 15 * 8, false },
+	[P9_TSTATFS] = { p9_statfs, 4 + 4 + 6 * 8 + 4, false },
+	[P9_TREADDIR] = { p9_readdir, 4, false },
+	[P9_TREADLINK] = { p9_readlink, 2, false },
+	[P9_TFSYNC] = { p9_fsync, 0, false },
+	[P9_TXATTRWALK] = { p9_xattrwalk, 8, false },
+	[P9_TXATTRCREATE] = { p9_xattrcreate, 0, false },
+	[P9_TLOCK] = { p9_lock, 1, false },
+	[P9_TGETLOCK] = { p9_getlock, 1 + 8 + 8 + 4 + 2, false },
+	[P9_TLCREATE] = { p9_lcreate, P9_QID_SIZE + 4, true },
+	[P9_TMKDIR] = { p9_mkdir, P9_QID_SIZE, true },
+	[P9_TMKNOD] = { p9_mknod, P9_QID_SIZE, true },
+	[P9_TSYMLINK] = { p9_symlink, P9_QID_SIZE, true },
+	[P9_TLINK] = { p9_link, 0, true },
+	[P9_TUNLINKAT] = { p9_unlinkat, 0, true },
+	[P9_TRENAMEAT] = { p9_renameat, 0, true },
+	[P9_TRENAME] = { p9_rename, 0, true },
+	[P9_TREMOVE] = { p9_remove, 0, false }, /* clunks even when refused */
+	[P9_TSETATTR] = { p9_setattr, 0, true },
 };
 
 size_t p9_server_error(const uint8_t *req, int err, uint8_t *rep, size_t cap)
@@ -579,6 +589,8 @@ size_t p9_server_handle(struct p9_server *s, const uint8_t *req, size_t len, uin
 		rc = -EOPNOTSUPP;       /* 9P2000 / .u messages, Tauth, replies, junk */
 	else if (handlers[type].modifies && s->read_only)
 		rc = -EROFS;
+	else if ((size_t)P9_HDR_SIZE + handlers[type].reply > cap)
+		rc = -ENOBUFS;
 	else {
 		p9_out_begin(&out, rep, cap);
 		rc = handlers[type].fn(s, &in, &out);

@@ -13,7 +13,9 @@
  * server (the guest resolves them itself, as 9P intends); ".." at the
  * share's root stays at the root.  So neither a symlink inside the share
  * nor the guest swapping a directory for a symlink between two requests
- * can reach anything outside the share.
+ * can reach anything outside the share.  (Where openat2 is missing, a
+ * plain openat(O_NOFOLLOW) of the same single component stands in: see
+ * p9_fs.c.)
  *
  * Not thread safe: the caller serialises requests (9p.c holds dev->lock).
  */

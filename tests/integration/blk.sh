@@ -8,28 +8,11 @@
 #                                 would not fit in 2048 bytes), run as sh /dev/vdd
 # The host then inspects the images.  Run from anywhere: tests/integration/blk.sh
 # Needs ./ember, build/guest/{bzImage,initramfs.cpio}, mke2fs, debugfs, e2fsck.
-set -u
-cd "$(dirname "$0")/../.."
-
-EMBER=${EMBER:-./ember}
-KERNEL=${KERNEL:-build/guest/bzImage}
-INITRD=${INITRD:-build/guest/initramfs.cpio}
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+SUITE=blk
+. "$(dirname "$0")/lib.sh"
 export PATH="$PATH:/sbin:/usr/sbin"
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-passed=0 failed=0
 
-ok()   { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
-check() { # check NAME CONDITION-EXIT-STATUS DETAILS
-	if [ "$2" -eq 0 ]; then ok "$1"; else fail "$1" "$3"; fi
-}
-finish() { echo "blk: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
-
-for f in "$EMBER" "$KERNEL" "$INITRD"; do
-	[ -e "$f" ] || { fail "setup" "$f missing (run 'make ember guest')"; finish; }
-done
+require_guest
 for tool in mke2fs debugfs e2fsck sha256sum cmp; do
 	command -v "$tool" >/dev/null || { fail "setup" "$tool not installed (e2fsprogs, coreutils)"; finish; }
 done

@@ -1,20 +1,9 @@
 #!/usr/bin/env bash
 # --console virtio: the whole console on hvc0 (output and piped input), and
 # virtio-rng entropy, in one Linux boot.
-set -u
-cd "$(dirname "$0")/../.."
-
-EMBER=${EMBER:-./ember}
-KERNEL=${KERNEL:-build/guest/bzImage}
-INITRD=${INITRD:-build/guest/initramfs.cpio}
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-passed=0 failed=0
-check() { # check NAME STATUS DETAILS
-	if [ "$2" -eq 0 ]; then echo "ok - $1"; passed=$((passed + 1));
-	else echo "not ok - $1: $3"; failed=$((failed + 1)); fi
-}
+SUITE=console
+. "$(dirname "$0")/lib.sh"
+require_guest
 
 start=$(date +%s)
 printf 'typed-on-host\n' | timeout -k 5 "$BOOT_TIMEOUT" "$EMBER" run --kernel "$KERNEL" \
@@ -35,5 +24,4 @@ check "/dev/hwrng yields 4096 bytes" $(grep -qx 'bytes=4096' "$out/out"; echo $?
 distinct=$(sed -n 's/^distinct=//p' "$out/out")
 check "hwrng bytes look random (>100 distinct values in 256)" $([ "${distinct:-0}" -gt 100 ]; echo $?) "distinct=$distinct"
 
-echo "console: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -2,26 +2,9 @@
 # Integration tests: real Linux boots of the project's guest kernel and
 # initramfs under ./ember.  Each boot costs ~20-30 s on a software-KVM host,
 # so every boot checks several things at once.  Boots run one at a time.
-set -u
-cd "$(dirname "$0")/../.."
-
-EMBER=${EMBER:-./ember}
-KERNEL=${KERNEL:-build/guest/bzImage}
-INITRD=${INITRD:-build/guest/initramfs.cpio}
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-passed=0 failed=0
-
-ok()   { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
-check() { # check NAME CONDITION-EXIT-STATUS DETAILS
-	if [ "$2" -eq 0 ]; then ok "$1"; else fail "$1" "$3"; fi
-}
-
-for f in "$EMBER" "$KERNEL" "$INITRD"; do
-	[ -e "$f" ] || { echo "not ok - setup: $f missing (run 'make ember guest')"; echo "0 passed, 1 failed"; exit 1; }
-done
+SUITE=core
+. "$(dirname "$0")/lib.sh"
+require_guest
 
 # boot NAME [ember args...] -- command: stdout/stderr in $out/NAME.{out,err}, code in $out/NAME.rc
 boot() {
@@ -81,5 +64,4 @@ check "--timeout: ember exits 124" $([ "$rc" = 124 ]; echo $?) "got $rc; stderr:
 check "--timeout: stopped within 3 s of the limit" $([ "$took" -le 43 ]; echo $?) "took $took s"
 check "--timeout: says so on stderr" $(grep -q 'timeout 40 s expired' "$out/timeout.err"; echo $?) "stderr: $(cat "$out/timeout.err")"
 
-echo "core: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -753,6 +754,22 @@ static void read_is_bounded(void **state)
 	assert_int_equal(t_read(f, 2, 0, 100000, NULL), 0);
 	/* A reply that cannot fit at all becomes an Rlerror, which always fits. */
 	assert_int_equal(t_getattr(f, 2, &(struct attr){ 0 }), -ENOBUFS);
+	/* ... and the request is refused before it changes anything. */
+	f->cap = P9_HDR_SIZE + P9_QID_SIZE + 3; /* Rlcreate needs 4 more */
+	assert_int_equal(t_walk1(f, ROOT, 3, ".", NULL), 0);
+	assert_int_equal(t_lcreate(f, 3, "nofit", P9_DOTL_WRONLY, 0644, NULL), -ENOBUFS);
+	assert_false(host_exists(hpath(f, "nofit")));
+	f->cap = P9_HDR_SIZE + P9_QID_SIZE - 1; /* Rmkdir needs 1 more */
+	assert_int_equal(t_mkdir(f, 3, "nofit", 0755), -ENOBUFS);
+	assert_false(host_exists(hpath(f, "nofit")));
+	f->cap = P9_HDR_SIZE + 2 + P9_QID_SIZE; /* room for one qid, not two */
+	const char *two[] = { ".", "." };
+	assert_int_equal(t_walk(f, ROOT, 4, 2, two, NULL), -ENOBUFS);
+	assert_int_equal(t_walk(f, ROOT, 4, 1, two, NULL), 1);
+	assert_int_equal(t_clunk(f, 4), 0);
+	f->cap = 20; /* Tversion's reply needs 21 */
+	assert_int_equal(t_version(f, 8192, "9P2000.L", &msize, version), -ENOBUFS);
+	assert_int_equal(t_clunk(f, 3), 0); /* the session is still there */
 	f->cap = P9_MAX_MSIZE;
 	/* A request bigger than msize. */
 	struct msg *m = m_new(f, P9_TWRITE);
@@ -1001,6 +1018,12 @@ static void setattr_truncate_mode_times(void **state)
 	fx_free(f);
 }
 
+static bool have_fchmodat2(void)
+{
+	return syscall(452 /* fchmodat2 */, AT_FDCWD, "/nonexistent/ember", 0, 0) < 0 &&
+	       errno != ENOSYS;
+}
+
 static void mknod_and_special_files(void **state)
 {
 	(void)state;
@@ -1011,7 +1034,11 @@ static void mknod_and_special_files(void **state)
 	assert_int_equal(t_mknod(f, ROOT, "fifo", S_IFIFO | 0666, 0, 0), 0);
 	assert_int_equal(lstat(hpath(f, "fifo"), &st), 0);
 	assert_true(S_ISFIFO(st.st_mode));
-	assert_int_equal(st.st_mode & 07777, 0666);
+	/* Exact only where the kernel has fchmodat2 (6.6+; valgrind 3.19 does not know it). */
+	if (have_fchmodat2())
+		assert_int_equal(st.st_mode & 07777, 0666);
+	else
+		assert_int_equal(st.st_mode & 07777 & ~0666, 0);
 	assert_int_equal(t_mknod(f, ROOT, "reg", S_IFREG | 0640, 0, 0), 0);
 	assert_int_equal(lstat(hpath(f, "reg"), &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -1575,7 +1602,7 @@ static void fid_limit(void **state)
 	assert_int_equal(f->srv.nr_fids, 8);
 	/* P9_NOFID is never a fid. */
 	assert_int_equal(t_clunk(f, 9), 0);
-	assert_int_equal(t_walk1(f, ROOT, P9_NOFID, ".", NULL), -EEXIST);
+	assert_int_equal(t_walk1(f, ROOT, P9_NOFID, ".", NULL), -EINVAL);
 	fx_free(f);
 }
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The CI-job use case in one Linux boot: a debootstrap'd Debian tree as the
+# root file system (--rootfs, over 9p), the host's source directory shared
+# in (--share), the guest compiles it with the tree's gcc and the binary
+# lands on the host; a read-only share refuses writes; symlinks planted in a
+# share cannot leak a host file from outside it.
+set -u
+cd "$(dirname "$0")/../.."
+
+EMBER=${EMBER:-./ember}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
+CACHE=${EMBER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ember}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+check() { # check NAME STATUS DETAILS
+	if [ "$2" -eq 0 ]; then echo "ok - $1"; passed=$((passed + 1));
+	else echo "not ok - $1: $3"; failed=$((failed + 1)); fi
+}
+finish() { echo "oneshot: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+
+# --- the Debian tree, made once per package list (debootstrap needs root) ---
+suite=bookworm
+include=gcc,libc6-dev
+rootfs="$CACHE/rootfs-$suite-minbase-$(echo "$include" | tr ',' '-')"
+if [ ! -e "$rootfs/.ember-complete" ]; then
+	# The machine's own Debian mirror, as apt is configured here.
+	mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+	rm -rf "$rootfs.tmp"
+	start=$(date +%s)
+	if [ "$(id -u)" -ne 0 ] || ! command -v debootstrap >/dev/null || [ -z "$mirror" ]; then
+		check "debootstrap a Debian tree" 1 "needs root, debootstrap and an apt mirror"
+		finish
+	fi
+	if ! debootstrap --variant=minbase --include="$include" "$suite" "$rootfs.tmp" "$mirror" \
+		>"$work/debootstrap.log" 2>&1; then
+		check "debootstrap a Debian tree" 1 "$(tail -3 "$work/debootstrap.log")"
+		finish
+	fi
+	touch "$rootfs.tmp/.ember-complete"
+	mv "$rootfs.tmp" "$rootfs"
+	echo "# debootstrap: $(( $(date +%s) - start )) s"
+fi
+
+# --- what the host offers the guest ----------------------------------------
+mkdir -p "$work/src" "$work/ro" "$work/outside"
+printf '#include <stdio.h>\nint main(void) { puts("built in ember"); return 0; }\n' >"$work/src/hello.c"
+echo "host-secret-$$-$RANDOM" >"$work/outside/secret"
+ln -s "$work/outside/secret" "$work/src/leak-abs"   # absolute, outside the share
+ln -s ../outside/secret "$work/src/leak-rel"        # relative, climbing out
+echo "read-only data" >"$work/ro/data"
+ro_before=$(cd "$work/ro" && ls -la --time-style=+%s . && sha256sum data)
+
+start=$(date +%s)
+timeout -k 5 "$BOOT_TIMEOUT" "$EMBER" run --mem 512M --rootfs "$rootfs" \
+	--share "$work/src:/src" --share "$work/ro:/ro:ro" --workdir /src -- /bin/sh -c '
+	echo "debian=$(cat /etc/debian_version)"
+	gcc -O2 -o hello hello.c && ./hello
+	echo "packages=$(apt list --installed 2>/dev/null | grep -c installed)"
+	echo x > /ro/new 2>/dev/null && echo "ro-write=allowed" || echo "ro-write=refused"
+	rm -f /ro/data 2>/dev/null && echo "ro-rm=allowed" || echo "ro-rm=refused"
+	cat /src/leak-abs /src/leak-rel 2>/dev/null; echo "leak-check-done"
+	exit 0' </dev/null >"$work/out" 2>"$work/err"
+rc=$?
+echo "# oneshot boot: exit $rc after $(( $(date +%s) - start )) s"
+out=$(head -c 600 "$work/out"); err=$(tail -c 400 "$work/err")
+
+check "the command ran in the Debian tree and ember exited 0" $([ "$rc" = 0 ] && grep -q '^debian=12' "$work/out"; echo $?) "rc $rc; $out; $err"
+check "gcc in the guest built the shared source, and it ran there" $(grep -qx 'built in ember' "$work/out"; echo $?) "$out; $err"
+check "the binary landed in the host directory and runs on the host" $([ -x "$work/src/hello" ] && [ "$("$work/src/hello")" = "built in ember" ]; echo $?) "$(ls -la "$work/src")"
+check "files the guest created belong to the user running ember" $([ "$(stat -c %u "$work/src/hello" 2>/dev/null)" = "$(id -u)" ]; echo $?) "$(stat -c '%u:%g' "$work/src/hello" 2>&1)"
+check "apt list --installed works in the tree" $([ "$(sed -n 's/^packages=//p' "$work/out")" -gt 50 ] 2>/dev/null; echo $?) "$out"
+check ":ro share refuses a new file" $(grep -qx 'ro-write=refused' "$work/out"; echo $?) "$out"
+check ":ro share refuses a delete" $(grep -qx 'ro-rm=refused' "$work/out"; echo $?) "$out"
+check ":ro share is unchanged on the host" $([ "$(cd "$work/ro" && ls -la --time-style=+%s . && sha256sum data)" = "$ro_before" ]; echo $?) "$(ls -la "$work/ro")"
+check "symlinks out of a share do not leak host files" $(grep -q 'leak-check-done' "$work/out" && ! grep -qF "$(cat "$work/outside/secret")" "$work/out"; echo $?) "$out"
+finish
