@@ -584,12 +584,12 @@ blk_phase_label() {
 blk_phase_mib() { case $1 in ?4k) echo "$BLK_MIB_4K" ;; ?64k) echo "$BLK_MIB_64K" ;; esac; }
 
 # blk_run VMM: one boot of VMM (ember|qemu) through the phases.  Results in
-# $tmp/blk.VMM.*: .phases ("NAME MIB T0 T1 IO_NS VCPU_NS" per phase),
+# $tmp/blk.VMM.*: .phases ("NAME MIB T0 T1 IO_NS" per phase),
 # .split ("VCPU_MS IO_MS MAIN_MS TOTAL_MS"), .why (first failure), .out
 # (the guest's output), .err (the VMM's stderr).  Never fails the script.
 blk_run() {
 	local vmm=$1 pre=$tmp/blk.$1 img=$BLK_DIR/ember-bench-blk.$$.img fifo=$tmp/blk.fifo
-	local pid line deadline want rc d
+	local pid line deadline want rc
 	# shellcheck disable=SC2034 # s0, s1: filled and read through namerefs
 	local -A s0=() s1=()
 	rm -f "$pre".* "$fifo"
@@ -626,9 +626,7 @@ blk_run() {
 			snap_threads "$vmm" "$pid" s1
 			set -- $line # phase NAME end T0 T1
 			delta_ns s0 s1 io
-			d=$REPLY
-			delta_ns s0 s1 vcpu
-			echo "$2 $(blk_phase_mib "$2") $4 $5 $d $REPLY" >>"$pre.phases"
+			echo "$2 $(blk_phase_mib "$2") $4 $5 $REPLY" >>"$pre.phases"
 			;;
 		"phase "*" failed"*)
 			[ -s "$pre.why" ] || echo "${line#phase }" >"$pre.why"
@@ -639,16 +637,29 @@ blk_run() {
 		esac
 		line=
 	done <"$fifo"
-	if kill -0 "$pid" 2>/dev/null && [ $SECONDS -ge $deadline ]; then
+	# EOF: the VMM closed its stdout, normally by exiting; give it until
+	# the deadline to do so.
+	while [ $SECONDS -lt $deadline ] && alive "$pid"; do sleep 0.2; done
+	if alive "$pid"; then
 		kill -KILL "$pid" 2>/dev/null
 		[ -s "$pre.why" ] || echo "killed after ${BLK_TIMEOUT}s (BENCH_BLK_TIMEOUT)" >"$pre.why"
 	fi
 	wait "$pid"
 	rc=$?
 	if [ "$rc" != "$want" ] && [ ! -s "$pre.why" ]; then
-		echo "exit status $rc: $(tail -n 2 "$pre.err" | tr '\r\n' '  ' | cut -c 1-200)" >"$pre.why"
+		echo "exit status $rc$([ -s "$pre.err" ] && echo ": $(tail -n 2 "$pre.err" | tr '\r\n' '  ' | cut -c 1-200)")" >"$pre.why"
+	elif [ ! -s "$pre.split" ] && [ ! -s "$pre.why" ]; then
+		echo "the guest script did not finish (exit status $rc)" >"$pre.why"
 	fi
 	rm -f "$img" "$fifo"
+}
+
+# alive PID: the process exists and has not exited (a zombie has).
+alive() {
+	local st
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
 }
 
 # blk_split VMM PID: "VCPU_MS IO_MS MAIN_MS TOTAL_MS" of the process so far.
@@ -827,8 +838,8 @@ bench_run() {
 		echo
 		return
 	fi
-	echo "  QEMU:   the same kernel, initramfs and command (ember.arg=true), -m 256M, as in the block section"
 	qwhy=$(qemu_linux_reason)
+	[ -n "$qwhy" ] || echo "  QEMU:   the same kernel, initramfs and command (ember.arg=true), -m 256M, as in the block section"
 	[ -z "$qwhy" ] || echo "n/a ($qwhy)" >"$tmp/run.qemu.why"
 	for ((i = 0; i < n; i++)); do
 		run_once ember
