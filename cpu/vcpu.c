@@ -163,6 +163,10 @@ int vcpu_start(struct vcpu *vcpu, struct ember_err *err)
 	if (rc)
 		return ember_fail(err, rc, "starting vCPU %u thread: %s", vcpu->id, strerror(rc));
 	vcpu->thread_started = true;
+	/* Named so that top, perf and the benchmarks can tell the threads apart. */
+	char name[16];
+	snprintf(name, sizeof(name), "ember-vcpu%u", vcpu->id);
+	pthread_setname_np(vcpu->thread, name);
 	return 0;
 }
 

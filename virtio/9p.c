@@ -67,106 +67,26 @@ static int p9_handle_chain(struct virtio_9p *v, const struct virtq_chain *c, uin
 	return 0;
 }
 
+static int p9_serve_chain(void *ctx, const struct virtq_chain *c, uint32_t *used_len,
+			  const char **why)
+{
+	return p9_handle_chain(ctx, c, used_len, why);
+}
+
 void virtio_9p_process_queue(struct virtio_device *dev)
 {
 	struct virtio_9p *v = dev->priv;
-	struct virtq *q = &dev->vq[0];
-	const char *why = NULL;
-	bool pushed = false;
-
-	for (;;) {
-		int got = virtq_pop(q, &v->chain, &why);
-		if (got == 0 && q->event_idx) {
-			/* avail_event is published: look once more for a request added meanwhile. */
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			got = virtq_pop(q, &v->chain, &why);
-		}
-		if (got <= 0) {
-			if (got < 0)
-				virtio_set_needs_reset(dev, why);
-			break;
-		}
-		uint32_t used_len;
-		if (p9_handle_chain(v, &v->chain, &used_len, &why) < 0) {
-			virtio_set_needs_reset(dev, why);
-			break;
-		}
-		virtq_push(q, v->chain.head, used_len);
-		pushed = true;
-	}
-	if (pushed)
-		virtio_notify_used(dev, 0);
-}
-
-/* ---- the worker ---------------------------------------------------------------- */
-
-static void drain(int fd)
-{
-	uint64_t count;
-
-	if (read(fd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: this fd did not fire */
-	}
-}
-
-static void *p9_worker(void *opaque)
-{
-	struct virtio_9p *v = opaque;
-	struct virtio_device *dev = &v->dev;
-	struct pollfd fds[2] = {
-		{ .fd = dev->kick_fd[0], .events = POLLIN },
-		{ .fd = v->wake_fd, .events = POLLIN },
-	};
-
-	while (!atomic_load(&v->stopping)) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			struct ember_err why;
-			ember_fail(&why, errno, "--share %s: I/O thread: poll: %s", v->host_dir,
-				   strerror(errno));
-			vm_fail(dev->vm, &why);
-			break;
-		}
-		drain(dev->kick_fd[0]);
-		drain(v->wake_fd);
-		if (atomic_load(&v->stopping))
-			break;
-		pthread_mutex_lock(&dev->lock);
-		if (virtio_is_live(dev) && dev->vq[0].ready)
-			virtio_9p_process_queue(dev);
-		pthread_mutex_unlock(&dev->lock);
-	}
-	return NULL;
+	virtio_serve_queue(dev, 0, &v->chain, p9_serve_chain, v);
 }
 
 int virtio_9p_start(struct virtio_9p *v, struct ember_err *err)
 {
-	sigset_t all, old;
-
-	sigfillset(&all); /* signals are for the main and vCPU threads */
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int rc = pthread_create(&v->worker, NULL, p9_worker, v);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
-		return ember_fail(err, rc, "--share %s: cannot start its I/O thread: %s", v->host_dir,
-				  strerror(rc));
-	v->worker_started = true;
-	pthread_setname_np(v->worker, "ember-9p");
-	return 0;
+	return virtio_worker_start(&v->worker, "ember-9p", err);
 }
 
 void virtio_9p_uninit(struct virtio_9p *v)
 {
-	if (v->worker_started) {
-		atomic_store(&v->stopping, true);
-		if (eventfd_write(v->wake_fd, 1) == 0)
-			pthread_join(v->worker, NULL);
-		v->worker_started = false;
-	}
-	if (v->wake_fd >= 0)
-		close(v->wake_fd);
-	v->wake_fd = -1;
+	virtio_worker_stop(&v->worker);
 	p9_server_destroy(&v->srv);
 	free(v->req);
 	free(v->rep);
@@ -191,10 +111,7 @@ static void p9_config_read(struct virtio_device *dev, uint32_t offset, void *dat
 static void p9_activate(struct virtio_device *dev)
 {
 	struct virtio_9p *v = dev->priv;
-
-	if (v->wake_fd >= 0 && eventfd_write(v->wake_fd, 1) < 0) {
-		/* counter saturated: the worker is due to wake anyway */
-	}
+	virtio_worker_wake(&v->worker);
 }
 
 /* Device reset (dev->lock held, so no request is in flight): a new driver starts a new session. */
@@ -250,10 +167,9 @@ int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct emb
 	int rc;
 
 	memset(v, 0, sizeof(*v));
-	v->wake_fd = -1;
+	v->worker.wake_fd = -1;
 	v->srv.root_fd = -1;
 	v->host_dir = share->host_dir;
-	atomic_init(&v->stopping, false);
 	if (tag_len == 0 || tag_len > VIRTIO_9P_TAG_MAX)
 		return ember_fail(err, EINVAL, "--share %s: mount tag must be 1 to %d bytes",
 				  share->host_dir, VIRTIO_9P_TAG_MAX);
@@ -262,11 +178,10 @@ int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct emb
 
 	v->req = malloc(P9_MAX_MSIZE);
 	v->rep = malloc(P9_MAX_MSIZE);
-	v->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!v->req || !v->rep || v->wake_fd < 0) {
-		rc = v->wake_fd < 0 ? ember_fail(err, errno, "--share %s: eventfd: %s", share->host_dir,
-						  strerror(errno)) :
-				      ember_fail(err, ENOMEM, "out of memory");
+	rc = !v->req || !v->rep ? ember_fail(err, ENOMEM, "out of memory") :
+		virtio_worker_init(&v->worker, &v->dev, virtio_9p_process_queue, "--share",
+				   share->host_dir, err);
+	if (rc) {
 		virtio_9p_uninit(v);
 		return rc;
 	}

@@ -20,6 +20,7 @@
 
 #include "virtio/p9_server.h"
 #include "virtio/virtio.h"
+#include "virtio/worker.h"
 #include "vm/error.h"
 
 struct vm;
@@ -45,11 +46,7 @@ struct virtio_9p {
 	uint8_t *req, *rep;          /* P9_MAX_MSIZE bytes each */
 	struct virtq_chain chain;
 
-	/* The I/O thread: waits on dev.kick_fd[0] and wake_fd. */
-	int wake_fd;
-	atomic_bool stopping;
-	pthread_t worker;
-	bool worker_started;
+	struct virtio_worker worker; /* the I/O thread */
 };
 
 /* Plugs a 9p device serving share->host_dir into the VM and starts its thread. */

@@ -289,103 +289,29 @@ static int blk_handle_request(struct virtio_blk *blk, const struct virtq_chain *
 	return 0;
 }
 
+static int blk_handle_chain(void *ctx, const struct virtq_chain *c, uint32_t *used_len,
+			    const char **why)
+{
+	return blk_handle_request(ctx, c, used_len, why);
+}
+
 void virtio_blk_process_queue(struct virtio_device *dev)
 {
 	struct virtio_blk *blk = dev->priv;
-	struct virtq *q = &dev->vq[0];
-	const char *why = NULL;
-	bool pushed = false;
-
-	for (;;) {
-		int got = virtq_pop(q, &blk->chain, &why);
-		if (got <= 0) {
-			if (got < 0)
-				virtio_set_needs_reset(dev, why);
-			break;
-		}
-		uint32_t used_len;
-		if (blk_handle_request(blk, &blk->chain, &used_len, &why) < 0) {
-			virtio_set_needs_reset(dev, why); /* the driver must reset: stop here */
-			break;
-		}
-		virtq_push(q, blk->chain.head, used_len);
-		pushed = true;
-	}
-	if (pushed)
-		virtio_notify_used(dev, 0);
-}
-
-/* ---- the worker ----------------------------------------------------------- */
-
-static void blk_drain(int fd)
-{
-	uint64_t count;
-
-	if (read(fd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: this fd did not fire */
-	}
-}
-
-static void *blk_worker(void *opaque)
-{
-	struct virtio_blk *blk = opaque;
-	struct virtio_device *dev = &blk->dev;
-	struct pollfd fds[2] = {
-		{ .fd = dev->kick_fd[0], .events = POLLIN },
-		{ .fd = blk->wake_fd, .events = POLLIN },
-	};
-
-	while (!atomic_load(&blk->stopping)) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			struct ember_err why;
-			ember_fail(&why, errno, "--disk %s: I/O thread: poll: %s", blk->path, strerror(errno));
-			vm_fail(dev->vm, &why);
-			break;
-		}
-		blk_drain(dev->kick_fd[0]);
-		blk_drain(blk->wake_fd);
-		if (atomic_load(&blk->stopping))
-			break;
-		pthread_mutex_lock(&dev->lock);
-		if (virtio_is_live(dev) && dev->vq[0].ready)
-			virtio_blk_process_queue(dev);
-		pthread_mutex_unlock(&dev->lock);
-	}
-	return NULL;
+	virtio_serve_queue(dev, 0, &blk->chain, blk_handle_chain, blk);
 }
 
 int virtio_blk_start(struct virtio_blk *blk, struct ember_err *err)
 {
-	sigset_t all, old;
-
-	/* Signals are for the main and vCPU threads: the worker takes none. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int rc = pthread_create(&blk->worker, NULL, blk_worker, blk);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
-		return ember_fail(err, rc, "--disk %s: cannot start its I/O thread: %s", blk->path,
-				  strerror(rc));
-	blk->worker_started = true;
-	pthread_setname_np(blk->worker, "ember-blk");
-	return 0;
+	return virtio_worker_start(&blk->worker, "ember-blk", err);
 }
 
 void virtio_blk_uninit(struct virtio_blk *blk)
 {
-	if (blk->worker_started) {
-		atomic_store(&blk->stopping, true);
-		if (eventfd_write(blk->wake_fd, 1) == 0)
-			pthread_join(blk->worker, NULL);
-		blk->worker_started = false;
-	}
-	if (blk->wake_fd >= 0)
-		close(blk->wake_fd);
+	virtio_worker_stop(&blk->worker);
 	if (blk->fd >= 0)
 		close(blk->fd);
-	blk->wake_fd = blk->fd = -1;
+	blk->fd = -1;
 }
 
 /* ---- virtio_device_ops ------------------------------------------------------ */
@@ -410,10 +336,7 @@ static void blk_config_read(struct virtio_device *dev, uint32_t offset, void *da
 static void blk_activate(struct virtio_device *dev)
 {
 	struct virtio_blk *blk = dev->priv;
-
-	if (blk->wake_fd >= 0 && eventfd_write(blk->wake_fd, 1) < 0) {
-		/* counter saturated: the worker is due to wake anyway */
-	}
+	virtio_worker_wake(&blk->worker);
 }
 
 static void blk_destroy(struct virtio_device *dev)
@@ -470,10 +393,9 @@ int virtio_blk_init(struct virtio_blk *blk, const struct ember_disk *disk, struc
 	int rc;
 
 	memset(blk, 0, sizeof(*blk));
-	blk->fd = blk->wake_fd = -1;
+	blk->fd = blk->worker.wake_fd = -1;
 	blk->path = disk->path;
 	blk->read_only = disk->read_only;
-	atomic_init(&blk->stopping, false);
 
 	blk->fd = open(disk->path, (disk->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (blk->fd < 0) {
@@ -503,11 +425,9 @@ int virtio_blk_init(struct virtio_blk *blk, const struct ember_disk *disk, struc
 				disk->path, (unsigned long long)bytes);
 		goto fail;
 	}
-	blk->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (blk->wake_fd < 0) {
-		rc = ember_fail(err, errno, "--disk %s: eventfd: %s", disk->path, strerror(errno));
+	if ((rc = virtio_worker_init(&blk->worker, &blk->dev, virtio_blk_process_queue, "--disk",
+				     disk->path, err)))
 		goto fail;
-	}
 
 	/*
 	 * GET_ID: the ,serial= value, else empty (all zeroes, as QEMU without

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "virtio/virtio.h"
+#include "virtio/worker.h"
 #include "vm/config.h"
 #include "vm/error.h"
 
@@ -110,11 +111,7 @@ struct virtio_blk {
 	char id[VIRTIO_BLK_ID_BYTES]; /* GET_ID answer, zero padded, not NUL terminated */
 	struct virtio_blk_config config;
 
-	/* The I/O worker: waits on dev.kick_fd[0] and wake_fd. */
-	int wake_fd;                 /* eventfd: activate() and destroy() poke the worker */
-	atomic_bool stopping;
-	pthread_t worker;
-	bool worker_started;
+	struct virtio_worker worker; /* the I/O thread */
 
 	/* Scratch for the request being handled (only under dev.lock). */
 	struct virtq_chain chain;

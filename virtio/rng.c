@@ -9,6 +9,7 @@
 
 #include "virtio/devices.h"
 #include "virtio/mmio.h"
+#include "virtio/worker.h"
 #include "vm/vm.h"
 
 #define RNG_QUEUE_SIZE 64
@@ -19,27 +20,25 @@ struct virtio_rng {
 	struct virtq_chain chain;
 };
 
+/* Fills the request's writable buffers with host entropy. */
+static int rng_fill(void *ctx, const struct virtq_chain *c, uint32_t *used_len, const char **why)
+{
+	uint8_t buf[RNG_MAX_CHUNK];
+	size_t want = c->writable < sizeof(buf) ? c->writable : sizeof(buf);
+	ssize_t n = want ? getrandom(buf, want, 0) : 0;
+
+	(void)ctx;
+	(void)why;
+	if (n < 0)
+		n = 0; /* an empty answer: the guest asks again */
+	*used_len = (uint32_t)virtq_chain_write(c, 0, buf, (size_t)n);
+	return 0;
+}
+
 static void rng_queue_notify(struct virtio_device *dev, unsigned q)
 {
 	struct virtio_rng *rng = dev->priv;
-	const char *why;
-	int got;
-	bool pushed = false;
-
-	while ((got = virtq_pop(&dev->vq[q], &rng->chain, &why)) > 0) {
-		uint8_t buf[RNG_MAX_CHUNK];
-		size_t want = rng->chain.writable < sizeof(buf) ? rng->chain.writable : sizeof(buf);
-		ssize_t n = want ? getrandom(buf, want, 0) : 0;
-		if (n < 0)
-			n = 0; /* an empty answer: the guest asks again */
-		size_t written = virtq_chain_write(&rng->chain, 0, buf, (size_t)n);
-		virtq_push(&dev->vq[q], rng->chain.head, (uint32_t)written);
-		pushed = true;
-	}
-	if (got < 0)
-		virtio_set_needs_reset(dev, why);
-	if (pushed)
-		virtio_notify_used(dev, q);
+	virtio_serve_queue(dev, q, &rng->chain, rng_fill, NULL);
 }
 
 static void rng_destroy(struct virtio_device *dev)
