@@ -53,7 +53,13 @@ check "stdout is byte-for-byte what the host's sh prints" $(cmp -s "$out/host.ou
 check "stderr is byte-for-byte what the host's sh prints" $(cmp -s "$out/host.err" "$out/stdin.err"; echo $?) "$(od -c "$out/stdin.err" | head -5)"
 check "a command that exits 0 makes ember exit 0" $([ "$rc" = 0 ]; echo $?) "got $rc"
 
-# --- boot 3: --timeout stops a command that would run for ten minutes -----
+# --- boot 3: a command killed by a signal exits 128+N, like a shell says --
+boot signal -- /bin/sh -c 'echo before; kill -TERM $$; echo after'
+rc=$(cat "$out/signal.rc")
+check "a command killed by SIGTERM makes ember exit 143" $([ "$rc" = 143 ]; echo $?) "got $rc; $(tail -2 "$out/signal.err")"
+check "the command stopped at the signal" $(grep -qx before "$out/signal.out" && ! grep -q after "$out/signal.out"; echo $?) "$(head -c 200 "$out/signal.out")"
+
+# --- boot 4: --timeout stops a command that would run for ten minutes -----
 start=$(date +%s)
 timeout -k 5 "$BOOT_TIMEOUT" "$EMBER" run --kernel "$KERNEL" --initrd "$INITRD" --timeout 40 \
 	-- /bin/sh -c 'echo started; sleep 600' >"$out/timeout.out" 2>"$out/timeout.err" </dev/null
