@@ -39,6 +39,7 @@ static const char usage[] =
 	"  --timeout SECS   stop the VM after SECS seconds (ember then exits 124)\n"
 	"  --boot-timer     report when the guest's init starts (boot-timer device)\n"
 	"  --verbose        show kernel messages\n"
+	"  --no-sandbox     run without the syscall filter (for debugging ember)\n"
 	"\n"
 	"exit codes: COMMAND's own (128+N if killed by signal N); 123 the guest stopped\n"
 	"without an exit status (reset, triple fault, panic); 124 --timeout expired;\n"
@@ -48,6 +49,7 @@ static const char usage[] =
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
 	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT, OPT_SHARE, OPT_ROOTFS,
+	OPT_NO_SANDBOX,
 };
 
 static const struct option run_options[] = {
@@ -66,6 +68,7 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "share", required_argument, NULL, OPT_SHARE },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -114,6 +117,7 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 		case OPT_CMDLINE: cfg->cmdline = optarg; break;
 		case OPT_BOOT_TIMER: cfg->boot_timer = true; break;
 		case OPT_VERBOSE: cfg->verbose = true; break;
+		case OPT_NO_SANDBOX: cfg->no_sandbox = true; break;
 		case OPT_MEM:
 			if (config_parse_size(optarg, &cfg->mem_bytes)) {
 				snprintf(msg, sizeof(msg), "--mem %s: not a size (use e.g. 512M or 2G)", optarg);

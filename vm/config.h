@@ -49,6 +49,7 @@ struct ember_config {
 	unsigned cpus;
 	bool boot_timer;         /* report the guest's boot-timer write */
 	bool verbose;            /* show kernel messages */
+	bool no_sandbox;         /* --no-sandbox: skip the syscall filter */
 	struct ember_disk disks[EMBER_MAX_DISKS];
 	unsigned nr_disks;
 	enum ember_console console;

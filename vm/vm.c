@@ -25,6 +25,7 @@
 #include "cpu/vcpu.h"
 #include "virtio/devices.h"
 #include "virtio/mmio.h"
+#include "vm/sandbox.h"
 #include "vm/term.h"
 
 /* Every capability ember relies on, checked up front so a gap is one clear line. */
@@ -373,6 +374,16 @@ int vm_run(const struct ember_config *cfg, struct ember_err *err)
 		return rc;
 	}
 	term_enter_raw(&vm.term);
+	/*
+	 * Every thread and file exists now: from here on ember only moves
+	 * bytes, and the filter holds it to that whatever the guest does.
+	 */
+	if (!cfg->no_sandbox && (rc = sandbox_apply(err)) < 0) {
+		vm_stop(&vm, EMBER_EXIT_FAILURE);
+		teardown(&vm);
+		term_restore(&vm.term);
+		return rc;
+	}
 	if ((rc = loop_run(&vm.loop)) < 0) {
 		struct ember_err why;
 		ember_fail(&why, -rc, "event loop: %s", strerror(-rc));

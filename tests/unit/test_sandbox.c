@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* vm/sandbox.c: what the VM needs still works; anything else ends ember with 125. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vm/sandbox.h"
+
+/* Runs body in a sandboxed child; returns its wait status and its stderr in err. */
+static int run_sandboxed(void (*body)(void), char *err, size_t err_size)
+{
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		close(pipefd[0]);
+		struct ember_err e;
+		if (sandbox_apply(&e) < 0)
+			_exit(99);
+		body();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ssize_t n = read(pipefd[0], err, err_size - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void allowed_calls(void)
+{
+	char buf[16];
+	int fd = open("/proc/self/stat", O_RDONLY); /* openat: 9p's path, allowed */
+	if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0 || pread(fd, buf, 4, 0) != 4 || getpid() <= 0)
+		_exit(1);
+	close(fd);
+}
+
+static void socket_call(void)
+{
+	socket(AF_INET, SOCK_STREAM, 0); /* a guest-driven ember must never reach the network */
+	_exit(0);
+}
+
+static void execve_call(void)
+{
+	char *argv[] = { "/bin/true", NULL };
+	execve(argv[0], argv, NULL);
+	_exit(0);
+}
+
+static void allows_what_the_vm_needs(void **state)
+{
+	(void)state;
+	char err[256];
+	int status = run_sandboxed(allowed_calls, err, sizeof(err));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_string_equal(err, "");
+}
+
+static void refuses_sockets(void **state)
+{
+	(void)state;
+	char err[256];
+	int status = run_sandboxed(socket_call, err, sizeof(err));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 125);
+	assert_string_equal(err, "ember: sandbox: refused system call 41\n"); /* __NR_socket */
+}
+
+static void refuses_exec(void **state)
+{
+	(void)state;
+	char err[256];
+	int status = run_sandboxed(execve_call, err, sizeof(err));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 125);
+	assert_non_null(strstr(err, "refused system call 59")); /* __NR_execve */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(allows_what_the_vm_needs),
+		cmocka_unit_test(refuses_sockets),
+		cmocka_unit_test(refuses_exec),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

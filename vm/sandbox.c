@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "vm/sandbox.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define SYS_FCHMODAT2 452 /* Linux 6.6: newer than the kernel headers we build with */
+
+/*
+ * What the running VM needs, thread by thread: vCPUs (KVM_RUN and the
+ * register ioctls of the emulator, device register writes, eventfds),
+ * the event loop (epoll, stdin/stdout, timers), blk workers (positional
+ * I/O, flush, fallocate), 9p workers (the *at() family under the share),
+ * and teardown (futex joins, munmap, close, terminal restore).
+ */
+static const int allowed[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
+	SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(lseek), SCMP_SYS(close),
+	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(fstatfs),
+	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(fallocate), SCMP_SYS(ftruncate),
+	SCMP_SYS(fcntl), SCMP_SYS(getdents64),
+	/* 9p, always relative to descriptors below the share (openat2 RESOLVE_BENEATH). */
+	SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(mkdirat), SCMP_SYS(mknodat),
+	SCMP_SYS(symlinkat), SCMP_SYS(readlinkat), SCMP_SYS(linkat), SCMP_SYS(unlinkat),
+	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(fchmod), SCMP_SYS(fchmodat),
+	SCMP_SYS(fchown), SCMP_SYS(fchownat), SCMP_SYS(utimensat),
+	/* Waiting and waking. */
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll),
+	SCMP_SYS(ppoll), SCMP_SYS(futex), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(sched_yield), SCMP_SYS(restart_syscall), SCMP_SYS(clock_gettime),
+	SCMP_SYS(gettimeofday),
+	/* Memory (malloc) and threads winding down. */
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
+	SCMP_SYS(mprotect), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	/* A thread still starting when the filter lands (glibc's start_thread). */
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(sigaltstack),
+	/* Signals: the kick that interrupts KVM_RUN, signal returns. */
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(tgkill), SCMP_SYS(getpid),
+	SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
+	SCMP_SYS(getegid),
+	SCMP_SYS(getrandom),
+};
+
+/* ioctls by request number: KVM's per-vCPU calls and the terminal. */
+static const unsigned long allowed_ioctls[] = {
+	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MSRS,
+	KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_IRQ_LINE,
+	TCGETS, TCSETS, TCSETSW, TCSETSF,
+};
+
+static void on_sigsys(int sig, siginfo_t *info, void *ucontext)
+{
+	static const char prefix[] = "ember: sandbox: refused system call ";
+	char msg[sizeof(prefix) + 16];
+	char digits[12];
+	int n = 0, nr = info->si_syscall;
+
+	(void)sig;
+	(void)ucontext;
+	/* Async-signal-safe formatting of the number. */
+	do {
+		digits[n++] = (char)('0' + nr % 10);
+		nr /= 10;
+	} while (nr && n < (int)sizeof(digits));
+	size_t len = sizeof(prefix) - 1;
+	memcpy(msg, prefix, len);
+	while (n)
+		msg[len++] = digits[--n];
+	msg[len++] = '\n';
+	if (write(STDERR_FILENO, msg, len) < 0) {
+		/* nothing more can be done */
+	}
+	_exit(125);
+}
+
+int sandbox_apply(struct ember_err *err)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return ember_fail(err, errno, "sandbox: SIGSYS handler: %s", strerror(errno));
+
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return ember_fail(err, ENOMEM, "sandbox: cannot create the syscall filter");
+	int rc = 0;
+	for (size_t i = 0; !rc && i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_FCHMODAT2, 0);
+	for (size_t i = 0; !rc && i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+	/* Every thread, including vCPUs and device workers started before this. */
+	if (!rc)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (!rc)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc)
+		return ember_fail(err, -rc, "sandbox: cannot install the syscall filter: %s (run with --no-sandbox to go without)",
+				  strerror(-rc));
+	return 0;
+}
