@@ -23,14 +23,9 @@ static const int allowed[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
 	SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(lseek), SCMP_SYS(close),
-	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(fstatfs),
+	SCMP_SYS(fstat), SCMP_SYS(fstatfs),
 	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(fallocate), SCMP_SYS(ftruncate),
-	SCMP_SYS(fcntl), SCMP_SYS(getdents64),
-	/* 9p, always relative to descriptors below the share (openat2 RESOLVE_BENEATH). */
-	SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(mkdirat), SCMP_SYS(mknodat),
-	SCMP_SYS(symlinkat), SCMP_SYS(readlinkat), SCMP_SYS(linkat), SCMP_SYS(unlinkat),
-	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(fchmod), SCMP_SYS(fchmodat),
-	SCMP_SYS(fchown), SCMP_SYS(fchownat), SCMP_SYS(utimensat),
+	SCMP_SYS(fcntl), SCMP_SYS(getdents64), SCMP_SYS(fchmod), SCMP_SYS(fchown),
 	/* Waiting and waking. */
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll),
 	SCMP_SYS(ppoll), SCMP_SYS(futex), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
@@ -47,6 +42,37 @@ static const int allowed[] = {
 	SCMP_SYS(getegid),
 	SCMP_SYS(getrandom),
 };
+
+/*
+ * The *at() calls of the 9p server, allowed only relative to a descriptor
+ * it holds (below a share, opened with RESOLVE_BENEATH): never AT_FDCWD,
+ * so no path by name anywhere on the host.  `dirfd_args` lists which
+ * arguments are directory descriptors.
+ */
+static const struct {
+	int nr;
+	unsigned dirfd_args[2];
+	unsigned n;
+} at_calls[] = {
+	{ SCMP_SYS(openat), { 0 }, 1 },      { SCMP_SYS(openat2), { 0 }, 1 },
+	{ SCMP_SYS(mkdirat), { 0 }, 1 },     { SCMP_SYS(mknodat), { 0 }, 1 },
+	{ SCMP_SYS(readlinkat), { 0 }, 1 },  { SCMP_SYS(unlinkat), { 0 }, 1 },
+	{ SCMP_SYS(fchmodat), { 0 }, 1 },    { SCMP_SYS(fchownat), { 0 }, 1 },
+	{ SCMP_SYS(utimensat), { 0 }, 1 },   { SCMP_SYS(newfstatat), { 0 }, 1 },
+	{ SCMP_SYS(statx), { 0 }, 1 },       { SYS_FCHMODAT2, { 0 }, 1 },
+	{ SCMP_SYS(symlinkat), { 1 }, 1 },   { SCMP_SYS(linkat), { 0, 2 }, 2 },
+	{ SCMP_SYS(renameat), { 0, 2 }, 2 }, { SCMP_SYS(renameat2), { 0, 2 }, 2 },
+};
+
+/*
+ * "A real descriptor": below 2^20, which AT_FDCWD (-100) is not, whether
+ * the caller sign- or zero-extended it to 64 bits.
+ */
+static struct scmp_arg_cmp real_fd(unsigned arg)
+{
+	return (struct scmp_arg_cmp){ .arg = arg, .op = SCMP_CMP_MASKED_EQ,
+				      .datum_a = ~0xfffffULL, .datum_b = 0 };
+}
 
 /* ioctls by request number: KVM's per-vCPU calls and the terminal. */
 static const unsigned long allowed_ioctls[] = {
@@ -93,8 +119,11 @@ int sandbox_apply(struct ember_err *err)
 	int rc = 0;
 	for (size_t i = 0; !rc && i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_FCHMODAT2, 0);
+	for (size_t i = 0; !rc && i < sizeof(at_calls) / sizeof(at_calls[0]); i++) {
+		struct scmp_arg_cmp cmp[2] = { real_fd(at_calls[i].dirfd_args[0]),
+					       real_fd(at_calls[i].dirfd_args[1]) };
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, at_calls[i].nr, at_calls[i].n, cmp);
+	}
 	for (size_t i = 0; !rc && i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				      SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));

@@ -8,13 +8,17 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "vm/sandbox.h"
 
-/* Runs body in a sandboxed child; returns its wait status and its stderr in err. */
-static int run_sandboxed(void (*body)(void), char *err, size_t err_size)
+/*
+ * Runs body in a sandboxed child, giving it /proc/self opened beforehand (as
+ * the 9p server holds its share); returns the wait status and its stderr.
+ */
+static int run_sandboxed(void (*body)(int dirfd), char *err, size_t err_size)
 {
 	int pipefd[2];
 	assert_int_equal(pipe(pipefd), 0);
@@ -23,10 +27,11 @@ static int run_sandboxed(void (*body)(void), char *err, size_t err_size)
 	if (pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
 		close(pipefd[0]);
+		int dirfd = open("/proc/self", O_PATH | O_DIRECTORY);
 		struct ember_err e;
-		if (sandbox_apply(&e) < 0)
+		if (dirfd < 0 || sandbox_apply(&e) < 0)
 			_exit(99);
-		body();
+		body(dirfd);
 		_exit(0);
 	}
 	close(pipefd[1]);
@@ -38,26 +43,47 @@ static int run_sandboxed(void (*body)(void), char *err, size_t err_size)
 	return status;
 }
 
-static void allowed_calls(void)
+static void allowed_calls(int dirfd)
 {
 	char buf[16];
-	int fd = open("/proc/self/stat", O_RDONLY); /* openat: 9p's path, allowed */
-	if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0 || pread(fd, buf, 4, 0) != 4 || getpid() <= 0)
+	struct stat st;
+	int fd = openat(dirfd, "stat", O_RDONLY); /* relative to a held descriptor: allowed */
+	if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0 || pread(fd, buf, 4, 0) != 4 ||
+	    fstat(fd, &st) < 0 || fstatat(dirfd, "stat", &st, 0) < 0 || getpid() <= 0)
 		_exit(1);
 	close(fd);
 }
 
-static void socket_call(void)
+static void open_by_path(int dirfd)
 {
+	(void)dirfd;
+	open("/etc/hostname", O_RDONLY); /* AT_FDCWD: any path on the host, refused */
+	_exit(0);
+}
+
+static void socket_call(int dirfd)
+{
+	(void)dirfd;
 	socket(AF_INET, SOCK_STREAM, 0); /* a guest-driven ember must never reach the network */
 	_exit(0);
 }
 
-static void execve_call(void)
+static void execve_call(int dirfd)
 {
+	(void)dirfd;
 	char *argv[] = { "/bin/true", NULL };
 	execve(argv[0], argv, NULL);
 	_exit(0);
+}
+
+static void refuses_paths_by_name(void **state)
+{
+	(void)state;
+	char err[256];
+	int status = run_sandboxed(open_by_path, err, sizeof(err));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 125);
+	assert_string_equal(err, "ember: sandbox: refused system call 257\n"); /* __NR_openat */
 }
 
 static void allows_what_the_vm_needs(void **state)
@@ -95,6 +121,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(allows_what_the_vm_needs),
 		cmocka_unit_test(refuses_sockets),
+		cmocka_unit_test(refuses_paths_by_name),
 		cmocka_unit_test(refuses_exec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
