@@ -122,6 +122,11 @@ static void p9_reset(struct virtio_device *dev)
 	p9_server_reset(&v->srv);
 }
 
+static int p9_start(struct virtio_device *dev, struct ember_err *err)
+{
+	return virtio_9p_start(dev->priv, err);
+}
+
 static void p9_destroy(struct virtio_device *dev)
 {
 	struct virtio_9p *v = dev->priv;
@@ -139,6 +144,7 @@ static const struct virtio_device_ops p9_ops_template = {
 	.config_read = p9_config_read,
 	.activate = p9_activate,
 	.reset = p9_reset,
+	.start = p9_start,
 	.destroy = p9_destroy,
 	.own_thread = true,
 };
@@ -208,12 +214,6 @@ int virtio_9p_create(struct vm *vm, const struct p9_share *share, struct ember_e
 		free(v);
 		return rc;
 	}
-	/* Once the transport is in vm->virtio, the VM owns v and teardown destroys it. */
-	unsigned before = vm->nr_virtio;
-	if ((rc = virtio_mmio_add(vm, &v->dev, err))) {
-		if (vm->nr_virtio == before)
-			p9_destroy(&v->dev);
-		return rc;
-	}
-	return virtio_9p_start(v, err);
+	/* From here the VM owns v: teardown (or virtio_mmio_add itself) destroys it. */
+	return virtio_mmio_add(vm, &v->dev, err);
 }

@@ -339,6 +339,11 @@ static void blk_activate(struct virtio_device *dev)
 	virtio_worker_wake(&blk->worker);
 }
 
+static int blk_start(struct virtio_device *dev, struct ember_err *err)
+{
+	return virtio_blk_start(dev->priv, err);
+}
+
 static void blk_destroy(struct virtio_device *dev)
 {
 	struct virtio_blk *blk = dev->priv;
@@ -365,6 +370,7 @@ static void blk_destroy(struct virtio_device *dev)
 		.config_size = VIRTIO_BLK_CONFIG_SIZE,               \
 		.config_read = blk_config_read,                      \
 		.activate = blk_activate,                            \
+		.start = blk_start,                                  \
 		.destroy = blk_destroy,                              \
 		.own_thread = true,                                  \
 	}
@@ -474,7 +480,5 @@ int virtio_blk_create(struct vm *vm, const struct ember_disk *disk, struct ember
 		return rc;
 	}
 	/* From here the VM owns blk: teardown (or virtio_mmio_add itself) destroys it. */
-	if ((rc = virtio_mmio_add(vm, &blk->dev, err)))
-		return rc;
-	return virtio_blk_start(blk, err);
+	return virtio_mmio_add(vm, &blk->dev, err);
 }

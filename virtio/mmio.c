@@ -299,6 +299,17 @@ int virtio_mmio_add(struct vm *vm, struct virtio_device *dev, struct ember_err *
 			    dev->ops->name, err);
 }
 
+int virtio_mmio_start_all(struct vm *vm, struct ember_err *err)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		struct virtio_device *dev = vm->virtio[i]->dev;
+		int rc = dev->ops->start ? dev->ops->start(dev, err) : 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 void virtio_mmio_destroy_all(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_virtio; i++) {

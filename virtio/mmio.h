@@ -76,6 +76,8 @@ void virtio_mmio_access(void *opaque, uint64_t offset, uint8_t *data, unsigned l
  * the kick fds on the event loop.  Before any vCPU runs.
  */
 int virtio_mmio_add(struct vm *vm, struct virtio_device *dev, struct ember_err *err);
+/* Starts every device's threads (ops->start), in slot order. */
+int virtio_mmio_start_all(struct vm *vm, struct ember_err *err);
 /* Tears down every transport and its device (after the vCPUs stopped). */
 void virtio_mmio_destroy_all(struct vm *vm);
 /* Appends virtio_mmio.device=SIZE@ADDR:IRQ for each device. */

@@ -64,6 +64,11 @@ struct virtio_device_ops {
 	void (*activate)(struct virtio_device *dev);
 	/* The driver reset the device: stop using the queues, forget requests in flight. */
 	void (*reset)(struct virtio_device *dev);
+	/*
+	 * Starts the device's own threads, once every device exists and ember
+	 * dropped its capabilities (so threads never hold them).  Optional.
+	 */
+	int (*start)(struct virtio_device *dev, struct ember_err *err);
 	/* Frees the device (its threads stopped first); the transport closes its fds. */
 	void (*destroy)(struct virtio_device *dev);
 	bool own_thread;             /* device reads its kick fds itself */

@@ -2,6 +2,7 @@
 #include "vm/sandbox.h"
 
 #include <errno.h>
+#include <cap-ng.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -136,5 +137,21 @@ int sandbox_apply(struct ember_err *err)
 	if (rc)
 		return ember_fail(err, -rc, "sandbox: cannot install the syscall filter: %s (run with --no-sandbox to go without)",
 				  strerror(-rc));
+	return 0;
+}
+
+int sandbox_drop_capabilities(bool keep_file_access, struct ember_err *err)
+{
+	capng_get_caps_process();
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE)
+		return 0;
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (keep_file_access &&
+	    capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_DAC_OVERRIDE,
+			  CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_CHOWN, -1) < 0)
+		return ember_fail(err, EINVAL, "sandbox: cannot keep file capabilities");
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+		return ember_fail(err, EPERM,
+				  "sandbox: cannot drop capabilities (run with --no-sandbox to go without)");
 	return 0;
 }

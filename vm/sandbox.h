@@ -9,7 +9,18 @@
 #ifndef EMBER_VM_SANDBOX_H
 #define EMBER_VM_SANDBOX_H
 
+#include <stdbool.h>
+
 #include "vm/error.h"
+
+/*
+ * Drops every capability (and empties the bounding set) when ember runs
+ * privileged, before any thread exists so that none inherits them.  With
+ * shared directories it keeps the few that file operations on the share
+ * need as the user running ember (root reads and writes others' files).
+ * Unprivileged ember has nothing to drop.
+ */
+int sandbox_drop_capabilities(bool keep_file_access, struct ember_err *err);
 
 /*
  * Installs the filter on every thread of the process (TSYNC).  A refused

@@ -368,8 +368,14 @@ int vm_run(const struct ember_config *cfg, struct ember_err *err)
 	pthread_mutex_init(&vm.err_lock, NULL);
 	vm.start = cfg->started_at;
 
+	/*
+	 * Every file is open once create and load are done: privileges go
+	 * before the first thread starts, so no thread ever holds them.
+	 */
+	bool shares = cfg->nr_shares > 0 || (cfg->rootfs && cfg->rootfs_is_dir);
 	if ((rc = create(&vm, err)) || (rc = load(&vm, err)) || (rc = setup_timeout(&vm, err)) ||
-	    (rc = start_vcpus(&vm, err))) {
+	    (!cfg->no_sandbox && (rc = sandbox_drop_capabilities(shares, err))) ||
+	    (rc = virtio_mmio_start_all(&vm, err)) || (rc = start_vcpus(&vm, err))) {
 		teardown(&vm);
 		return rc;
 	}
