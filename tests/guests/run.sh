@@ -158,6 +158,25 @@ signal_stops() {
 	fi
 }
 
+# sandboxed NAME: while a guest runs, every ember thread is under a seccomp filter and,
+# when ember started as root, holds no capability (CapEff and CapBnd empty).
+sandboxed() {
+	local name=$1 pid why="" t
+	"$EMBER" run --kernel "$G/spin.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
+	pid=$!
+	sleep 0.5
+	for t in /proc/$pid/task/*; do
+		grep -q '^Seccomp:[[:space:]]*2' "$t/status" || why="$why; $(basename "$t"): no seccomp filter"
+		if [ "$(id -u)" -eq 0 ]; then
+			grep -q '^CapEff:[[:space:]]*0*$' "$t/status" || why="$why; $(basename "$t"): $(grep CapEff "$t/status")"
+			grep -q '^CapBnd:[[:space:]]*0*$' "$t/status" || why="$why; $(basename "$t"): $(grep CapBnd "$t/status")"
+		fi
+	done
+	kill -TERM "$pid"
+	wait "$pid"
+	if [ -n "$why" ]; then not_ok "$name" "${why#; }"; else ok "$name"; fi
+}
+
 # ---- preflight: without these nothing below means anything ---------------
 missing=
 [ -x "$EMBER" ] || missing="$missing $EMBER"
@@ -217,6 +236,7 @@ stops_within  timeout-1s          3     124   run --kernel "$G/spin.elf" --timeo
 #             name                signal  rc (128 + signal)
 signal_stops  sigterm-stops       TERM    143
 signal_stops  sigint-stops        INT     130
+sandboxed     sandbox-active
 
 # ---- bad input: exit 125, one line "ember: ..." on stderr -----------------
 #             name                ember arguments
