@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -408,6 +409,17 @@ int virtio_blk_init(struct virtio_blk *blk, const struct ember_disk *disk, struc
 		rc = errno;
 		return ember_fail(err, rc, "--disk %s: %s%s", disk->path, strerror(rc),
 				  rc == EACCES || rc == EROFS ? " (add ,ro for a read-only disk)" : "");
+	}
+	/*
+	 * Two writers on one image corrupt it: a writable disk takes the image
+	 * exclusively, a read-only one shares it with other readers only.
+	 */
+	if (flock(blk->fd, (disk->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ?
+			ember_fail(err, EBUSY, "--disk %s: in use by another process (%s)", disk->path,
+				   disk->read_only ? "writing it" : "reading or writing it") :
+			ember_fail(err, errno, "--disk %s: cannot lock it: %s", disk->path, strerror(errno));
+		goto fail;
 	}
 	if (fstat(blk->fd, &st) < 0) {
 		rc = ember_fail(err, errno, "--disk %s: %s", disk->path, strerror(errno));

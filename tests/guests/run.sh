@@ -266,6 +266,7 @@ bad_input     share-no-guest-dir  run --kernel "$G/hello.elf" --share /tmp
 bad_input     share-not-a-dir     run --kernel "$G/hello.elf" --share "$tmp/empty:/mnt"
 bad_input     disk-missing        run --kernel "$G/hello.elf" --disk /nonexistent.img
 bad_input     disk-bad-option     run --kernel "$G/hello.elf" --disk "$tmp/random,bogus"
+bad_input     disk-twice          run --kernel "$G/hello.elf" --disk "$tmp/random" --disk "$tmp/random"
 bad_input     console-bogus       run --kernel "$G/hello.elf" --console bogus
 
 summary
