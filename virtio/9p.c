@@ -37,9 +37,11 @@
 /* ---- requests ---------------------------------------------------------------- */
 
 /* One chain: 0 and the reply's length, or -EINVAL (and *why) when no answer is possible. */
-static int p9_handle_chain(struct virtio_9p *v, const struct virtq_chain *c, uint32_t *used_len,
+/* A virtio_chain_fn: ctx is the struct virtio_9p. */
+static int p9_handle_chain(void *ctx, const struct virtq_chain *c, uint32_t *used_len,
 			   const char **why)
 {
+	struct virtio_9p *v = ctx;
 	size_t n;
 
 	if (c->readable < P9_HDR_SIZE) {
@@ -67,16 +69,10 @@ static int p9_handle_chain(struct virtio_9p *v, const struct virtq_chain *c, uin
 	return 0;
 }
 
-static int p9_serve_chain(void *ctx, const struct virtq_chain *c, uint32_t *used_len,
-			  const char **why)
-{
-	return p9_handle_chain(ctx, c, used_len, why);
-}
-
 void virtio_9p_process_queue(struct virtio_device *dev)
 {
 	struct virtio_9p *v = dev->priv;
-	virtio_serve_queue(dev, 0, &v->chain, p9_serve_chain, v);
+	virtio_serve_queue(dev, 0, &v->chain, p9_handle_chain, v);
 }
 
 int virtio_9p_start(struct virtio_9p *v, struct ember_err *err)

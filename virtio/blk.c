@@ -242,9 +242,11 @@ static uint8_t blk_discard_write_zeroes(struct virtio_blk *blk, const struct vir
  * Handles one chain: returns 0 and the used length, or -EINVAL (and *why)
  * when the chain cannot be a request at all.
  */
-static int blk_handle_request(struct virtio_blk *blk, const struct virtq_chain *c,
-			      uint32_t *used_len, const char **why)
+/* A virtio_chain_fn: ctx is the struct virtio_blk. */
+static int blk_handle_request(void *ctx, const struct virtq_chain *c, uint32_t *used_len,
+			      const char **why)
 {
+	struct virtio_blk *blk = ctx;
 	struct virtio_blk_req_hdr h;
 	uint32_t data_written = 0;
 	uint8_t status;
@@ -290,16 +292,10 @@ static int blk_handle_request(struct virtio_blk *blk, const struct virtq_chain *
 	return 0;
 }
 
-static int blk_handle_chain(void *ctx, const struct virtq_chain *c, uint32_t *used_len,
-			    const char **why)
-{
-	return blk_handle_request(ctx, c, used_len, why);
-}
-
 void virtio_blk_process_queue(struct virtio_device *dev)
 {
 	struct virtio_blk *blk = dev->priv;
-	virtio_serve_queue(dev, 0, &blk->chain, blk_handle_chain, blk);
+	virtio_serve_queue(dev, 0, &blk->chain, blk_handle_request, blk);
 }
 
 int virtio_blk_start(struct virtio_blk *blk, struct ember_err *err)

@@ -4,20 +4,11 @@
 # in (--share), the guest compiles it with the tree's gcc and the binary
 # lands on the host; a read-only share refuses writes; symlinks planted in a
 # share cannot leak a host file from outside it.
-set -u
-cd "$(dirname "$0")/../.."
-
-EMBER=${EMBER:-./ember}
+SUITE=oneshot
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
+. "$(dirname "$0")/lib.sh"
 CACHE=${EMBER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ember}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-check() { # check NAME STATUS DETAILS
-	if [ "$2" -eq 0 ]; then echo "ok - $1"; passed=$((passed + 1));
-	else echo "not ok - $1: $3"; failed=$((failed + 1)); fi
-}
-finish() { echo "oneshot: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+work=$out
 
 # --- the Debian tree, made once per package list (debootstrap needs root) ---
 suite=bookworm

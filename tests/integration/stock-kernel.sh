@@ -23,20 +23,10 @@
 # package is cached in ${EMBER_CACHE:-~/.cache/ember}/stock-*),
 # apt-get/dpkg-deb, busybox-static, cpio, mke2fs.
 # Run from anywhere: tests/integration/stock-kernel.sh
-set -u
-cd "$(dirname "$0")/../.." || exit 1
-
-EMBER=${EMBER:-./ember}
+SUITE=stock
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-120}
+. "$(dirname "$0")/lib.sh"
 export PATH="$PATH:/sbin:/usr/sbin"
-passed=0 failed=0
-
-ok()   { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
-check() { # check NAME CONDITION-EXIT-STATUS DETAILS
-	if [ "$2" -eq 0 ]; then ok "$1"; else fail "$1" "$3"; fi
-}
-finish() { echo "stock: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
 skip() { echo "# SKIP stock kernel: $1"; echo "stock: 0 passed, 0 failed"; exit 0; }
 
 if [ "${STOCK_FORCE:-0}" != 1 ]; then
@@ -44,9 +34,6 @@ if [ "${STOCK_FORCE:-0}" != 1 ]; then
 	[ -d /sys/module/kvm_pvm ] &&
 		skip "software KVM here (kvm_pvm), where a stock kernel never finishes booting; the DSDT it would read is checked by tests/unit/test_acpi.c"
 fi
-
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 
 [ -x "$EMBER" ] || { fail "setup" "$EMBER missing (run 'make ember')"; finish; }
 for tool in mke2fs bc; do
