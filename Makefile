@@ -7,12 +7,13 @@ BUILD     := build
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -ffunction-sections -fdata-sections \
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Iarch/$(ARCH) -ffunction-sections -fdata-sections \
              -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
 LDLIBS    := -llz4 -lseccomp -lcap-ng -lpthread
 
 # Every .c below these folders is part of the VMM; main.c only parses flags.
-LIB_SRCS  := $(sort $(wildcard vm/*.c cpu/*.c cpu/emulate/*.c virtio/*.c boot/*.c arch/$(ARCH)/*.c))
+# arch/$(ARCH) is on the include path: arch/arch.h takes its "arch_types.h" from there.
+LIB_SRCS  := $(sort $(wildcard vm/*.c cpu/*.c virtio/*.c boot/*.c arch/$(ARCH)/*.c arch/$(ARCH)/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libember.a
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Opening kernel and initrd files and choosing the loader by content. */
+/* Mapping kernel and initrd files, and placing the initrd. */
 #include "boot/boot.h"
 
 #include <errno.h>
@@ -36,28 +36,6 @@ int boot_map_file(const char *flag, const char *path, const uint8_t **data, size
 void boot_unmap_file(const uint8_t *data, size_t size)
 {
 	munmap((void *)data, size);
-}
-
-int boot_load_kernel(const struct guest_memory *mem, const char *path, uint64_t load_addr,
-		     struct boot_info *boot, struct ember_err *err)
-{
-	const uint8_t *img;
-	size_t size;
-	int rc = boot_map_file("--kernel", path, &img, &size, err);
-	if (rc)
-		return rc;
-
-	struct ember_err why;
-	if (elf_detect(img, size))
-		rc = elf_load(mem, img, size, boot, &why);
-	else if (bzimage_detect(img, size))
-		rc = bzimage_load(mem, img, size, load_addr, boot, &why);
-	else
-		rc = ember_fail(&why, EINVAL, "not a bzImage or ELF vmlinux (no 'HdrS' magic at 0x202, no ELF magic)");
-	boot_unmap_file(img, size);
-	if (rc)
-		return ember_fail(err, -rc, "--kernel %s: %s", path, why.msg);
-	return 0;
 }
 
 int boot_load_initrd(const struct guest_memory *mem, const char *path, struct boot_info *boot,

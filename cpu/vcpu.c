@@ -1,150 +1,183 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * One thread per vCPU running KVM_RUN and dispatching exits to the buses.
- * Stopping: vm_stop() sets the exit code, then vcpu_kick() sets
- * immediate_exit (covers a vCPU about to enter KVM_RUN) and signals the
- * thread (covers one inside it); KVM_RUN returns EINTR and the loop sees
- * the VM is stopping.
+ * Stopping: a stop request makes the event loop return to the
+ * orchestrator, which kicks every vCPU: vcpu_kick() sets immediate_exit
+ * (covers a vCPU about to enter KVM_RUN) and signals the thread (covers
+ * one inside it); KVM_RUN returns EINTR and the loop sees the machine is
+ * stopping.
  */
 #include "cpu/vcpu.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id, struct ember_err *err)
+int vcpu_create(struct vcpu *vcpu, struct machine *m, struct arch_vm *a, unsigned id, bool verbose,
+		struct ember_err *err)
 {
 	memset(vcpu, 0, sizeof(*vcpu));
-	vcpu->vm = vm;
-	vcpu->id = id;
-	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
-	if (vcpu->fd < 0)
-		return ember_fail(err, errno, "KVM_CREATE_VCPU %u: %s", id, strerror(errno));
-	void *run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
-	if (run == MAP_FAILED) {
-		int saved = errno;
-		close(vcpu->fd);
-		vcpu->fd = -1;
-		return ember_fail(err, saved, "mapping vCPU %u run area: %s", id, strerror(saved));
-	}
-	vcpu->run = run;
-	return 0;
+	vcpu->machine = m;
+	vcpu->verbose = verbose;
+	vcpu->kvm.vm = a;
+	vcpu->kvm.id = id;
+	pthread_mutex_init(&vcpu->lock, NULL);
+	pthread_cond_init(&vcpu->cond, NULL);
+	return machine_create_vcpu(m, id, &vcpu->kvm.fd, &vcpu->kvm.run, err);
 }
 
 void vcpu_destroy(struct vcpu *vcpu)
 {
-	if (vcpu->run)
-		munmap(vcpu->run, vcpu->vm->run_size);
-	if (vcpu->fd >= 0)
-		close(vcpu->fd);
-	vcpu->run = NULL;
-	vcpu->fd = -1;
-}
-
-static bool stopping(const struct vcpu *vcpu)
-{
-	return atomic_load(&vcpu->vm->exit_code) >= 0;
+	machine_destroy_vcpu(vcpu->machine, vcpu->kvm.fd, vcpu->kvm.run);
+	vcpu->kvm.run = NULL;
+	vcpu->kvm.fd = -1;
+	pthread_cond_destroy(&vcpu->cond);
+	pthread_mutex_destroy(&vcpu->lock);
 }
 
 static void handle_io(struct vcpu *vcpu)
 {
-	struct kvm_run *run = vcpu->run;
+	struct kvm_run *run = vcpu->kvm.run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
 
 	/* String I/O (rep ins/outs) arrives as `count` back-to-back items. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
-		bus_access(&vcpu->vm->pio, run->io.port, data, run->io.size, is_write);
+		bus_access(&vcpu->machine->pio, run->io.port, data, run->io.size, is_write);
 }
 
 static void handle_mmio(struct vcpu *vcpu)
 {
-	struct kvm_run *run = vcpu->run;
+	struct kvm_run *run = vcpu->kvm.run;
 	unsigned len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : 8;
 
-	bus_access(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
+	bus_access(&vcpu->machine->mmio, run->mmio.phys_addr, run->mmio.data, len,
 		   run->mmio.is_write);
 }
 
-static void fail(struct vcpu *vcpu, struct ember_err *why)
+static struct vcpu_stop stop_with(int exit_code)
 {
-	vm_fail(vcpu->vm, why);
+	return (struct vcpu_stop){ .exit_code = exit_code };
 }
 
-/* Returns false when the loop should end. */
-static bool dispatch_exit(struct vcpu *vcpu)
+struct vcpu_stop vcpu_handle_exit(struct vcpu *vcpu)
 {
-	struct kvm_run *run = vcpu->run;
-	struct ember_err why;
+	struct kvm_run *run = vcpu->kvm.run;
+	struct vcpu_stop stop = { .exit_code = -1 };
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(vcpu);
-		return true;
+		return stop;
 	case KVM_EXIT_MMIO:
 		handle_mmio(vcpu);
-		return true;
+		return stop;
 	case KVM_EXIT_INTR:
-		return true;
+		return stop;
 	case KVM_EXIT_SHUTDOWN:
 		/* Triple fault: on a one-shot VM, a reset is the end. */
-		if (vcpu->vm->cfg->verbose) {
-			struct kvm_regs regs;
-			if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
-				fprintf(stderr, "ember: vCPU %u triple-faulted at rip %#llx\r\n",
-					vcpu->id, (unsigned long long)regs.rip);
+		if (vcpu->verbose) {
+			char where[64];
+			arch_vcpu_describe(&vcpu->kvm, where, sizeof(where));
+			fprintf(stderr, "ember: vCPU %u triple-faulted %s\r\n", vcpu->kvm.id, where);
 		}
-		vm_stop(vcpu->vm, EMBER_EXIT_NO_STATUS);
-		return false;
+		return stop_with(EMBER_EXIT_NO_STATUS);
 	case KVM_EXIT_SYSTEM_EVENT:
-		vm_stop(vcpu->vm, EMBER_EXIT_NO_STATUS);
-		return false;
+		return stop_with(EMBER_EXIT_NO_STATUS);
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; ours always has one. */
-		vm_stop(vcpu->vm, EMBER_EXIT_NO_STATUS);
-		return false;
+		return stop_with(EMBER_EXIT_NO_STATUS);
 	case KVM_EXIT_FAIL_ENTRY:
-		ember_fail(&why, EIO, "vCPU %u: KVM could not enter the guest (hardware reason %#llx)",
-			   vcpu->id,
+		stop.exit_code = EMBER_EXIT_FAILURE;
+		ember_fail(&stop.err, EIO, "vCPU %u: KVM could not enter the guest (hardware reason %#llx)",
+			   vcpu->kvm.id,
 			   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		fail(vcpu, &why);
-		return false;
+		return stop;
 	default:
-		if (arch_vcpu_handle_exit(vcpu, &why) == 0)
-			return true;
-		fail(vcpu, &why);
-		return false;
+		if (arch_vcpu_handle_exit(&vcpu->kvm, &stop.err) < 0)
+			stop.exit_code = EMBER_EXIT_FAILURE;
+		return stop;
 	}
+}
+
+/*
+ * Parks the thread while a pause is requested.  KVM_RUN once more with
+ * immediate_exit first: it completes an I/O or MMIO read KVM still had in
+ * flight and returns at once, so the state a pauser reads is consistent
+ * (shared/pvm-notes.md: a snapshot taken without it froze a console).
+ */
+static struct vcpu_stop park(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->kvm.run;
+	struct vcpu_stop stop = { .exit_code = -1 };
+
+	__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	while (ioctl(vcpu->kvm.fd, KVM_RUN, 0) == 0) {
+		/* An exit that was already due: serve it, then try again. */
+		stop = vcpu_handle_exit(vcpu);
+		if (stop.exit_code >= 0)
+			return stop;
+	}
+	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+
+	pthread_mutex_lock(&vcpu->lock);
+	vcpu->paused = true;
+	pthread_cond_broadcast(&vcpu->cond);
+	while (vcpu->pause_requested && !machine_stopping(vcpu->machine))
+		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
+	vcpu->paused = false;
+	pthread_cond_broadcast(&vcpu->cond);
+	pthread_mutex_unlock(&vcpu->lock);
+	return stop;
+}
+
+static bool pause_pending(struct vcpu *vcpu)
+{
+	return __atomic_load_n(&vcpu->pause_requested, __ATOMIC_SEQ_CST);
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
+	struct kvm_run *run = vcpu->kvm.run;
+	struct vcpu_stop stop = { .exit_code = -1 };
 	sigset_t kick;
 
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
-	while (!stopping(vcpu)) {
-		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+	while (!machine_stopping(vcpu->machine)) {
+		if (pause_pending(vcpu)) {
+			stop = park(vcpu);
+			if (stop.exit_code >= 0)
+				break;
+			continue;
+		}
+		if (ioctl(vcpu->kvm.fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				vcpu->run->immediate_exit = 0;
+				run->immediate_exit = 0;
 				continue;
 			}
-			struct ember_err why;
-			ember_fail(&why, errno, "vCPU %u: KVM_RUN: %s", vcpu->id, strerror(errno));
-			fail(vcpu, &why);
+			stop.exit_code = EMBER_EXIT_FAILURE;
+			ember_fail(&stop.err, errno, "vCPU %u: KVM_RUN: %s", vcpu->kvm.id, strerror(errno));
 			break;
 		}
-		if (!dispatch_exit(vcpu))
+		stop = vcpu_handle_exit(vcpu);
+		if (stop.exit_code >= 0)
 			break;
 	}
+	if (stop.exit_code == EMBER_EXIT_FAILURE)
+		machine_request_failure(vcpu->machine, &stop.err);
+	else if (stop.exit_code >= 0)
+		machine_request_stop(vcpu->machine, stop.exit_code);
+	/* A pauser waiting for this vCPU must not wait for a thread that is gone. */
+	pthread_mutex_lock(&vcpu->lock);
+	vcpu->paused = true;
+	pthread_cond_broadcast(&vcpu->cond);
+	pthread_mutex_unlock(&vcpu->lock);
 	return NULL;
 }
 
@@ -161,11 +194,11 @@ int vcpu_start(struct vcpu *vcpu, struct ember_err *err)
 
 	int rc = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (rc)
-		return ember_fail(err, rc, "starting vCPU %u thread: %s", vcpu->id, strerror(rc));
+		return ember_fail(err, rc, "starting vCPU %u thread: %s", vcpu->kvm.id, strerror(rc));
 	vcpu->thread_started = true;
 	/* Named so that top, perf and the benchmarks can tell the threads apart. */
 	char name[16];
-	snprintf(name, sizeof(name), "ember-vcpu%u", vcpu->id);
+	snprintf(name, sizeof(name), "ember-vcpu%u", vcpu->kvm.id);
 	pthread_setname_np(vcpu->thread, name);
 	return 0;
 }
@@ -174,13 +207,38 @@ void vcpu_kick(struct vcpu *vcpu)
 {
 	if (!vcpu->thread_started)
 		return;
-	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vcpu->kvm.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+bool vcpu_pause(struct vcpu *vcpu)
+{
+	if (!vcpu->thread_started)
+		return false;
+	pthread_mutex_lock(&vcpu->lock);
+	__atomic_store_n(&vcpu->pause_requested, true, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vcpu->lock);
+	vcpu_kick(vcpu);
+	pthread_mutex_lock(&vcpu->lock);
+	while (!vcpu->paused)
+		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
+	pthread_mutex_unlock(&vcpu->lock);
+	return !machine_stopping(vcpu->machine);
+}
+
+void vcpu_resume(struct vcpu *vcpu)
+{
+	pthread_mutex_lock(&vcpu->lock);
+	__atomic_store_n(&vcpu->pause_requested, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vcpu->cond);
+	pthread_mutex_unlock(&vcpu->lock);
 }
 
 void vcpu_join(struct vcpu *vcpu)
 {
-	if (vcpu->thread_started)
+	if (vcpu->thread_started) {
+		vcpu_resume(vcpu); /* a parked thread sees the stop only once it is let go */
 		pthread_join(vcpu->thread, NULL);
+	}
 	vcpu->thread_started = false;
 }

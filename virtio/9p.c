@@ -30,9 +30,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "virtio/mmio.h"
 #include "virtio/p9_proto.h"
-#include "vm/vm.h"
 
 /* ---- requests ---------------------------------------------------------------- */
 
@@ -96,7 +94,7 @@ static void p9_config_read(struct virtio_device *dev, uint32_t offset, void *dat
 	const struct virtio_9p *v = dev->priv;
 
 	/* The transport checked offset + len <= config_size; stay safe on our own too. */
-	if (offset > v->ops.config_size || len > v->ops.config_size - offset) {
+	if (offset > v->dev.config_size || len > v->dev.config_size - offset) {
 		memset(data, 0, len);
 		return;
 	}
@@ -131,19 +129,19 @@ static void p9_destroy(struct virtio_device *dev)
 	free(v);
 }
 
-static const struct virtio_device_ops p9_ops_template = {
-	.name = "virtio-9p",
-	.device_id = VIRTIO_ID_9P,
-	.num_queues = 1,
-	.queue_max_size = VIRTIO_9P_QUEUE_SIZE,
-	.features = 1ULL << VIRTIO_9P_MOUNT_TAG,
+static const struct virtio_device_ops p9_ops = {
 	.config_read = p9_config_read,
 	.activate = p9_activate,
 	.reset = p9_reset,
 	.start = p9_start,
 	.destroy = p9_destroy,
-	.own_thread = true,
 };
+
+static void p9_serve(struct virtio_device *dev, uint32_t pending)
+{
+	if (pending & VIRTIO_WORKER_QUEUE(0))
+		virtio_9p_process_queue(dev);
+}
 
 /* ---- construction ------------------------------------------------------------- */
 
@@ -181,7 +179,7 @@ int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct emb
 	v->req = malloc(P9_MAX_MSIZE);
 	v->rep = malloc(P9_MAX_MSIZE);
 	rc = !v->req || !v->rep ? ember_fail(err, ENOMEM, "out of memory") :
-		virtio_worker_init(&v->worker, &v->dev, virtio_9p_process_queue, "--share",
+		virtio_worker_init(&v->worker, &v->dev, p9_serve, "--share",
 				   share->host_dir, err);
 	if (rc) {
 		virtio_9p_uninit(v);
@@ -191,15 +189,21 @@ int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct emb
 	v->config[0] = (uint8_t)tag_len; /* le16 tag_len */
 	v->config[1] = (uint8_t)(tag_len >> 8);
 	memcpy(v->config + 2, share->tag, tag_len);
-	v->ops = p9_ops_template;
-	v->ops.config_size = (uint32_t)(2 + tag_len);
-	v->dev.ops = &v->ops;
-	v->dev.priv = v;
+	struct virtio_device *dev = &v->dev;
+	dev->name = "virtio-9p";
+	dev->device_id = VIRTIO_ID_9P;
+	dev->num_queues = 1;
+	dev->queue_max_size = VIRTIO_9P_QUEUE_SIZE;
+	dev->queue_service[0] = VIRTIO_QUEUE_ON_WORKER;
+	dev->features = 1ULL << VIRTIO_9P_MOUNT_TAG;
+	dev->config_size = (uint32_t)(2 + tag_len); /* follows the tag's length */
+	dev->ops = &p9_ops;
+	dev->priv = v;
 	raise_fd_limit();
 	return 0;
 }
 
-int virtio_9p_create(struct vm *vm, const struct p9_share *share, struct ember_err *err)
+int virtio_9p_new(const struct p9_share *share, struct virtio_device **out, struct ember_err *err)
 {
 	struct virtio_9p *v = malloc(sizeof(*v));
 	int rc;
@@ -210,6 +214,6 @@ int virtio_9p_create(struct vm *vm, const struct p9_share *share, struct ember_e
 		free(v);
 		return rc;
 	}
-	/* From here the VM owns v: teardown (or virtio_mmio_add itself) destroys it. */
-	return virtio_mmio_add(vm, &v->dev, err);
+	*out = &v->dev;
+	return 0;
 }

@@ -23,8 +23,6 @@
 #include "virtio/worker.h"
 #include "vm/error.h"
 
-struct vm;
-
 #define VIRTIO_9P_MOUNT_TAG   0   /* feature bit: the config space holds a mount tag */
 #define VIRTIO_9P_TAG_MAX     255 /* bytes; the guest mounts by this name */
 #define VIRTIO_9P_QUEUE_SIZE  256 /* a 512 KiB zero-copy read is 129 descriptors or more */
@@ -37,7 +35,6 @@ struct p9_share {
 
 struct virtio_9p {
 	struct virtio_device dev;
-	struct virtio_device_ops ops; /* per device: config_size follows the tag's length */
 	const char *host_dir;        /* for messages */
 	struct p9_server srv;
 	uint8_t config[2 + VIRTIO_9P_TAG_MAX]; /* le16 tag_len, then the tag (no NUL) */
@@ -49,12 +46,12 @@ struct virtio_9p {
 	struct virtio_worker worker; /* the I/O thread */
 };
 
-/* Plugs a 9p device serving share->host_dir into the VM and starts its thread. */
-int virtio_9p_create(struct vm *vm, const struct p9_share *share, struct ember_err *err);
+/* A 9p device serving share->host_dir, for the device list (virtio_device_destroy frees it). */
+int virtio_9p_new(const struct p9_share *share, struct virtio_device **out, struct ember_err *err);
 
 /* Opens the share and fills v (ops, config); no thread, no transport. */
 int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct ember_err *err);
-/* Starts the I/O thread; dev.kick_fd[0] must exist (virtio_mmio_add made it). */
+/* Starts the I/O thread; dev.kick_fd[0] must exist (virtio_device_attach made it). */
 int virtio_9p_start(struct virtio_9p *v, struct ember_err *err);
 /* Stops the thread (if any), closes every fd and frees the buffers; does not free v. */
 void virtio_9p_uninit(struct virtio_9p *v);

@@ -40,9 +40,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "virtio/devices.h"
-#include "virtio/mmio.h"
-#include "vm/vm.h"
 
 /* The config space as the spec lays it out (virtio 1.2 §5.2.4). */
 _Static_assert(offsetof(struct virtio_blk_config, capacity) == 0, "capacity");
@@ -357,24 +354,18 @@ static void blk_destroy(struct virtio_device *dev)
  * the transport holds while it resets, so none is ever in flight and the
  * device keeps no per-request state to forget.
  */
-#define BLK_OPS(feature_bits)                                        \
-	{                                                            \
-		.name = "virtio-blk",                                \
-		.device_id = VIRTIO_ID_BLOCK,                        \
-		.num_queues = 1,                                     \
-		.queue_max_size = VIRTIO_BLK_QUEUE_SIZE,             \
-		.features = (feature_bits),                          \
-		.config_size = VIRTIO_BLK_CONFIG_SIZE,               \
-		.config_read = blk_config_read,                      \
-		.activate = blk_activate,                            \
-		.start = blk_start,                                  \
-		.destroy = blk_destroy,                              \
-		.own_thread = true,                                  \
-	}
+static const struct virtio_device_ops blk_ops = {
+	.config_read = blk_config_read,
+	.activate = blk_activate,
+	.start = blk_start,
+	.destroy = blk_destroy,
+};
 
-static const struct virtio_device_ops blk_ops_rw =
-	BLK_OPS(BLK_FEATURES | (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
-static const struct virtio_device_ops blk_ops_ro = BLK_OPS(BLK_FEATURES | (1ULL << VIRTIO_BLK_F_RO));
+static void blk_serve(struct virtio_device *dev, uint32_t pending)
+{
+	if (pending & VIRTIO_WORKER_QUEUE(0))
+		virtio_blk_process_queue(dev);
+}
 
 /* ---- construction ----------------------------------------------------------- */
 
@@ -439,7 +430,7 @@ int virtio_blk_init(struct virtio_blk *blk, const struct ember_disk *disk, struc
 				disk->path, (unsigned long long)bytes);
 		goto fail;
 	}
-	if ((rc = virtio_worker_init(&blk->worker, &blk->dev, virtio_blk_process_queue, "--disk",
+	if ((rc = virtio_worker_init(&blk->worker, &blk->dev, blk_serve, "--disk",
 				     disk->path, err)))
 		goto fail;
 
@@ -468,15 +459,24 @@ int virtio_blk_init(struct virtio_blk *blk, const struct ember_disk *disk, struc
 		cfg->write_zeroes_may_unmap = 1;
 	}
 
-	blk->dev.ops = blk->read_only ? &blk_ops_ro : &blk_ops_rw;
-	blk->dev.priv = blk;
+	struct virtio_device *dev = &blk->dev;
+	dev->name = "virtio-blk";
+	dev->device_id = VIRTIO_ID_BLOCK;
+	dev->num_queues = 1;
+	dev->queue_max_size = VIRTIO_BLK_QUEUE_SIZE;
+	dev->queue_service[0] = VIRTIO_QUEUE_ON_WORKER;
+	dev->features = BLK_FEATURES | (blk->read_only ? 1ULL << VIRTIO_BLK_F_RO :
+				       (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	dev->config_size = VIRTIO_BLK_CONFIG_SIZE;
+	dev->ops = &blk_ops;
+	dev->priv = blk;
 	return 0;
 fail:
 	virtio_blk_uninit(blk);
 	return rc;
 }
 
-int virtio_blk_create(struct vm *vm, const struct ember_disk *disk, struct ember_err *err)
+int virtio_blk_new(const struct ember_disk *disk, struct virtio_device **out, struct ember_err *err)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	int rc;
@@ -487,6 +487,6 @@ int virtio_blk_create(struct vm *vm, const struct ember_disk *disk, struct ember
 		free(blk);
 		return rc;
 	}
-	/* From here the VM owns blk: teardown (or virtio_mmio_add itself) destroys it. */
-	return virtio_mmio_add(vm, &blk->dev, err);
+	*out = &blk->dev;
+	return 0;
 }

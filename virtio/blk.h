@@ -124,7 +124,7 @@ struct virtio_blk {
  * nothing is left open.
  */
 int virtio_blk_init(struct virtio_blk *blk, const struct ember_disk *disk, struct ember_err *err);
-/* Starts the I/O worker; dev.kick_fd[0] must exist (virtio_mmio_add made it). */
+/* Starts the I/O worker; dev.kick_fd[0] must exist (virtio_device_attach made it). */
 int virtio_blk_start(struct virtio_blk *blk, struct ember_err *err);
 /* Stops the worker (if any) and closes the fds; does not free blk. */
 void virtio_blk_uninit(struct virtio_blk *blk);
@@ -135,5 +135,8 @@ void virtio_blk_uninit(struct virtio_blk *blk);
  * ready.  A malformed chain puts the device into NEEDS_RESET and stops.
  */
 void virtio_blk_process_queue(struct virtio_device *dev);
+
+/* A disk as a virtio device for the device list (it owns the result: virtio_device_destroy). */
+int virtio_blk_new(const struct ember_disk *disk, struct virtio_device **out, struct ember_err *err);
 
 #endif

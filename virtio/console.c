@@ -6,7 +6,7 @@
  *
  * Threads: everything here runs on the event-loop thread (queue kicks and
  * the stdin watch) with dev->lock held, except activate and
- * virtio_console_ready(), which run on a vCPU thread, also under
+ * virtio_console_release_input(), which run on a vCPU thread, also under
  * dev->lock, and only replay a kick to the loop.  So all state below is
  * guarded by dev->lock, and the loop's handler table is only touched from
  * the loop thread (or before the vCPUs start).
@@ -20,7 +20,7 @@
  * queue, EVENT_IDX or not).
  *
  * With ember's own init (cfg->init_handshake) host input is held until
- * that init reports its console ready (virtio_console_ready()): Linux's
+ * that init reports its console ready (virtio_console_release_input()): Linux's
  * virtio_console frees, unread, any input that arrives between filling
  * the receiveq and registering the port (drivers/char/virtio_console.c:
  * in_intr() -> flush_bufs()), and the guest tty would echo input that
@@ -34,8 +34,7 @@
 #include <unistd.h>
 
 #include "virtio/devices.h"
-#include "virtio/mmio.h"
-#include "vm/vm.h"
+#include "vm/machine.h"
 
 #define CONSOLE_QUEUE_SIZE 64
 #define CONSOLE_RX_BUF     4096 /* stdin bytes read ahead of the guest's buffers */
@@ -52,8 +51,8 @@ enum stdin_state {
 
 struct virtio_console {
 	struct virtio_device dev;
-	struct vm *vm;
 	int out_fd;                    /* where transmitted bytes go: stdout or stderr */
+	bool with_input;               /* stdin feeds this port */                    /* where transmitted bytes go: stdout or stderr */
 	enum stdin_state stdin_state;
 	bool stdout_gone;              /* a write failed for good: drop guest output */
 	bool input_held;               /* waiting for virtio_console_ready() */
@@ -112,7 +111,7 @@ static void tx_drain(struct virtio_console *con)
 static void stdin_stop(struct virtio_console *con)
 {
 	if (con->stdin_state == STDIN_WATCHED)
-		loop_remove(&con->vm->loop, STDIN_FILENO); /* loop thread only */
+		loop_remove(&con->dev.machine->loop, STDIN_FILENO); /* loop thread only */
 	con->stdin_state = STDIN_DONE;
 }
 
@@ -200,7 +199,7 @@ static bool rx_deliver(struct virtio_console *con)
 static void rx_pump(struct virtio_console *con)
 {
 	if (con->input_held)
-		return; /* stdin stays unread; virtio_console_ready() replays a kick */
+		return; /* stdin stays unread; virtio_console_release_input() replays a kick */
 	while (rx_deliver(con) && stdin_fill(con))
 		;
 }
@@ -227,24 +226,14 @@ static void console_queue_notify(struct virtio_device *dev, unsigned q)
 		tx_drain(con);
 }
 
-/* Makes the loop thread look at queue q as if the guest had kicked it. */
-static void replay_kick(struct virtio_device *dev, unsigned q)
-{
-	uint64_t one = 1;
-
-	if (dev->kick_fd[q] >= 0 && write(dev->kick_fd[q], &one, sizeof(one)) < 0) {
-		/* counter saturated: a kick is pending anyway */
-	}
-}
-
 static void console_activate(struct virtio_device *dev)
 {
 	/*
 	 * Kicks that came before DRIVER_OK were dropped by the transport:
 	 * replay one per queue on the loop thread (we are on a vCPU thread).
 	 */
-	replay_kick(dev, CONSOLE_RX);
-	replay_kick(dev, CONSOLE_TX);
+	virtio_kick_queue(dev, CONSOLE_RX);
+	virtio_kick_queue(dev, CONSOLE_TX);
 }
 
 static void console_config_read(struct virtio_device *dev, uint32_t offset, void *data,
@@ -260,54 +249,14 @@ static void console_destroy(struct virtio_device *dev)
 	free(dev->priv);
 }
 
-static const struct virtio_device_ops console_ops = {
-	.name = "virtio-console",
-	.device_id = VIRTIO_ID_CONSOLE,
-	.num_queues = 2,
-	.queue_max_size = CONSOLE_QUEUE_SIZE,
-	.config_size = CONSOLE_CONFIG_SIZE,
-	.config_read = console_config_read,
-	.queue_notify = console_queue_notify,
-	.activate = console_activate,
-	.destroy = console_destroy,
-	/* Undelivered stdin bytes survive a reset: the next driver gets them. */
-};
-
-void virtio_console_ready(struct vm *vm)
+/* Before any vCPU runs: the loop's handler table is not locked. */
+static int console_start(struct virtio_device *dev, struct ember_err *err)
 {
-	/* The transports list is fixed before any vCPU runs: no lock to walk it. */
-	for (unsigned i = 0; i < vm->nr_virtio; i++) {
-		struct virtio_device *dev = vm->virtio[i]->dev;
-		if (dev->ops != &console_ops)
-			continue;
-		struct virtio_console *con = dev->priv;
-		pthread_mutex_lock(&dev->lock);
-		bool was_held = con->input_held;
-		con->input_held = false;
-		pthread_mutex_unlock(&dev->lock);
-		if (was_held)
-			replay_kick(dev, CONSOLE_RX); /* rx_pump on the loop thread */
-	}
-}
+	struct virtio_console *con = dev->priv;
 
-int virtio_console_create(struct vm *vm, int out_fd, bool with_input, struct ember_err *err)
-{
-	struct virtio_console *con = calloc(1, sizeof(*con));
-	if (!con)
-		return ember_fail(err, ENOMEM, "out of memory");
-	con->dev.ops = &console_ops;
-	con->dev.priv = con;
-	con->vm = vm;
-	con->out_fd = out_fd;
-	con->input_held = vm->cfg->init_handshake;
-	con->stdin_state = STDIN_DONE;
-
-	/* From here the transport owns con: it calls console_destroy, even on failure. */
-	int rc = virtio_mmio_add(vm, &con->dev, err);
-	if (rc || !with_input)
-		return rc;
-	/* Before any vCPU runs: the loop's handler table is not locked. */
-	rc = loop_add(&vm->loop, STDIN_FILENO, EPOLLIN | EPOLLET, stdin_readable, con);
+	if (!con->with_input)
+		return 0;
+	int rc = loop_add(&dev->machine->loop, STDIN_FILENO, EPOLLIN | EPOLLET, stdin_readable, con);
 	if (rc == 0)
 		con->stdin_state = STDIN_WATCHED;
 	else if (rc == -EPERM)
@@ -315,5 +264,53 @@ int virtio_console_create(struct vm *vm, int out_fd, bool with_input, struct emb
 	else if (rc == -ENOSPC)
 		return ember_fail(err, ENOSPC, "virtio-console: too many event sources");
 	/* Otherwise no usable stdin (closed): no input. */
+	return 0;
+}
+
+static const struct virtio_device_ops console_ops = {
+	.config_read = console_config_read,
+	.queue_notify = console_queue_notify,
+	.activate = console_activate,
+	.start = console_start,
+	.destroy = console_destroy,
+	/* Undelivered stdin bytes survive a reset: the next driver gets them. */
+};
+
+void virtio_console_release_input(struct virtio_device *dev)
+{
+	struct virtio_console *con = dev->priv;
+
+	if (dev->ops != &console_ops)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	bool was_held = con->input_held;
+	con->input_held = false;
+	pthread_mutex_unlock(&dev->lock);
+	if (was_held)
+		virtio_kick_queue(dev, CONSOLE_RX); /* rx_pump on the loop thread */
+}
+
+int virtio_console_new(int out_fd, bool with_input, bool hold_input, struct virtio_device **out,
+		       struct ember_err *err)
+{
+	struct virtio_console *con = calloc(1, sizeof(*con));
+	if (!con)
+		return ember_fail(err, ENOMEM, "out of memory");
+	con->out_fd = out_fd;
+	con->with_input = with_input;
+	con->input_held = hold_input;
+	con->stdin_state = STDIN_DONE;
+
+	struct virtio_device *dev = &con->dev;
+	dev->name = "virtio-console";
+	dev->device_id = VIRTIO_ID_CONSOLE;
+	dev->num_queues = 2;
+	dev->queue_max_size = CONSOLE_QUEUE_SIZE;
+	dev->queue_service[CONSOLE_RX] = VIRTIO_QUEUE_ON_LOOP;
+	dev->queue_service[CONSOLE_TX] = VIRTIO_QUEUE_ON_LOOP;
+	dev->config_size = CONSOLE_CONFIG_SIZE;
+	dev->ops = &console_ops;
+	dev->priv = con;
+	*out = dev;
 	return 0;
 }

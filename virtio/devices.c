@@ -1,37 +1,119 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "virtio/devices.h"
 
+#include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "virtio/9p.h"
+#include "virtio/blk.h"
+#include "vm/machine.h"
 
-#include "vm/vm.h"
-
-int virtio_devices_create(struct vm *vm, struct ember_err *err)
+int virtio_devices_add(struct virtio_devices *list, struct virtio_device *dev, struct ember_err *err)
 {
-	const struct ember_config *cfg = vm->cfg;
+	if (list->nr == ARCH_VIRTIO_MMIO_SLOTS) {
+		const char *name = dev->name;
+		virtio_device_destroy(dev);
+		return ember_fail(err, ENOSPC, "%s: too many virtio devices (at most %d)", name,
+				  ARCH_VIRTIO_MMIO_SLOTS);
+	}
+	struct virtio_mmio *t = &list->transport[list->nr++];
+	struct arch_mmio_device slot;
+
+	arch_virtio_mmio_slot(list->nr - 1, &slot);
+	virtio_mmio_init(t, dev); /* owned by the list from here, even on failure */
+	int rc = virtio_device_attach(dev, list->machine, err);
+	return rc ? rc : virtio_mmio_plug(t, list->machine, dev, slot.base, slot.gsi, err);
+}
+
+/*
+ * Runs a constructor that fills `dev`, then adds dev; the || orders the
+ * two (the list owns dev even when adding fails).
+ */
+#define CREATE_AND_ADD(ctor) ((rc = (ctor)) || (rc = virtio_devices_add(list, dev, err)))
+
+int virtio_devices_create(struct virtio_devices *list, struct machine *m,
+			  const struct ember_config *cfg, struct ember_err *err)
+{
+	struct virtio_device *dev = NULL;
+	bool hold = cfg->init_handshake;
 	int rc = 0;
 
+	memset(list, 0, sizeof(*list));
+	list->machine = m;
 	/* Consoles first, so that they are hvc0 and hvc1 in the guest. */
 	if ((cfg->console == EMBER_CONSOLE_VIRTIO || cfg->console == EMBER_CONSOLE_SPLIT) &&
-	    (rc = virtio_console_create(vm, STDOUT_FILENO, true, err)))
+	    CREATE_AND_ADD(virtio_console_new(STDOUT_FILENO, true, hold, &dev, err)))
 		return rc;
 	if (cfg->console == EMBER_CONSOLE_SPLIT &&
-	    (rc = virtio_console_create(vm, STDERR_FILENO, false, err)))
+	    CREATE_AND_ADD(virtio_console_new(STDERR_FILENO, false, hold, &dev, err)))
 		return rc;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
-		if ((rc = virtio_blk_create(vm, &cfg->disks[i], err)))
+		if (CREATE_AND_ADD(virtio_blk_new(&cfg->disks[i], &dev, err)))
 			return rc;
 	if (cfg->rootfs && cfg->rootfs_is_dir) {
 		struct p9_share root = { .host_dir = cfg->rootfs, .tag = "rootfs" };
-		if ((rc = virtio_9p_create(vm, &root, err)))
+		if (CREATE_AND_ADD(virtio_9p_new(&root, &dev, err)))
 			return rc;
 	}
 	for (unsigned i = 0; i < cfg->nr_shares; i++) {
 		const struct ember_share *sh = &cfg->shares[i];
 		struct p9_share share = { sh->host_dir, sh->tag, sh->read_only };
-		if ((rc = virtio_9p_create(vm, &share, err)))
+		if (CREATE_AND_ADD(virtio_9p_new(&share, &dev, err)))
 			return rc;
 	}
-	return virtio_rng_create(vm, err);
+	return CREATE_AND_ADD(virtio_rng_new(&dev, err)) ? rc : 0;
+}
+
+int virtio_devices_start(struct virtio_devices *list, struct ember_err *err)
+{
+	for (unsigned i = 0; i < list->nr; i++) {
+		int rc = virtio_device_start(list->transport[i].dev, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void virtio_devices_destroy(struct virtio_devices *list)
+{
+	for (unsigned i = 0; i < list->nr; i++)
+		virtio_device_destroy(list->transport[i].dev);
+	list->nr = 0;
+}
+
+void virtio_devices_console_ready(struct virtio_devices *list)
+{
+	/* The list is fixed before any vCPU runs: no lock to walk it. */
+	for (unsigned i = 0; i < list->nr; i++)
+		virtio_console_release_input(list->transport[i].dev);
+}
+
+unsigned virtio_devices_describe(const struct virtio_devices *list,
+				 struct arch_mmio_device out[ARCH_VIRTIO_MMIO_SLOTS])
+{
+	for (unsigned i = 0; i < list->nr; i++)
+		out[i] = (struct arch_mmio_device){ list->transport[i].base, VIRTIO_MMIO_SIZE,
+						    list->transport[i].gsi };
+	return list->nr;
+}
+
+int virtio_devices_cmdline(const struct virtio_devices *list, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < list->nr; i++) {
+		if (used) {
+			if (used + 1 >= size)
+				return -E2BIG;
+			buf[used++] = ' ';
+			buf[used] = '\0';
+		}
+		int n = virtio_mmio_cmdline_word(&list->transport[i], buf + used, size - used);
+		if (n < 0)
+			return n;
+		used += (size_t)n;
+	}
+	return (int)used;
 }

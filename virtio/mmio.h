@@ -9,10 +9,13 @@
 #define EMBER_VIRTIO_MMIO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "virtio/virtio.h"
 #include "vm/error.h"
+
+struct machine;
 
 #define VIRTIO_MMIO_SIZE 0x1000
 
@@ -50,17 +53,11 @@
 #define VIRTIO_MMIO_MAGIC  0x74726976 /* "virt" */
 #define VIRTIO_MMIO_VENDOR 0x524d4245 /* "EBMR": ember */
 
-struct virtio_mmio;
-
-/* What a kick fd's loop handler needs to know. */
-struct virtio_kick {
-	struct virtio_mmio *transport;
-	unsigned queue;
-};
-
+/* One transport: a 4 KiB register window for one device. */
 struct virtio_mmio {
 	struct virtio_device *dev;
-	struct virtio_kick kick[VIRTIO_MAX_QUEUES];
+	uint64_t base;
+	uint32_t gsi;
 	uint32_t device_features_sel;
 	uint32_t driver_features_sel;
 	uint32_t queue_sel;
@@ -70,20 +67,14 @@ struct virtio_mmio {
 void virtio_mmio_init(struct virtio_mmio *t, struct virtio_device *dev);
 void virtio_mmio_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 /*
- * Plugs a device into the VM at the next MMIO slot: registers, one
- * ioeventfd per queue (QueueNotify with the queue index as datamatch), an
- * irqfd on the slot's GSI, and, unless the device runs its own thread,
- * the kick fds on the event loop.  Before any vCPU runs.
+ * Puts an attached device (virtio_device_attach) at `base` with interrupt
+ * `gsi`: the register window on the machine's MMIO bus, one ioeventfd per
+ * queue (QueueNotify with the queue index as datamatch), the irqfd.
+ * Before any vCPU runs.
  */
-int virtio_mmio_add(struct vm *vm, struct virtio_device *dev, struct ember_err *err);
-/* Starts every device's threads (ops->start), in slot order. */
-int virtio_mmio_start_all(struct vm *vm, struct ember_err *err);
-/* Tears down every transport and its device (after the vCPUs stopped). */
-void virtio_mmio_destroy_all(struct vm *vm);
-/* Appends virtio_mmio.device=SIZE@ADDR:IRQ for each device. */
-int virtio_mmio_cmdline(const struct vm *vm, char *buf, size_t size);
-
-/* Full device reset (status 0): also what the transport does on a status write of 0. */
-void virtio_mmio_reset(struct virtio_mmio *t);
+int virtio_mmio_plug(struct virtio_mmio *t, struct machine *m, struct virtio_device *dev,
+		     uint64_t base, uint32_t gsi, struct ember_err *err);
+/* Appends "virtio_mmio.device=4K@ADDR:IRQ" for the transport; -E2BIG when it does not fit. */
+int virtio_mmio_cmdline_word(const struct virtio_mmio *t, char *buf, size_t size);
 
 #endif

@@ -8,9 +8,7 @@
 #include <sys/random.h>
 
 #include "virtio/devices.h"
-#include "virtio/mmio.h"
 #include "virtio/worker.h"
-#include "vm/vm.h"
 
 #define RNG_QUEUE_SIZE 64
 #define RNG_MAX_CHUNK  4096 /* bytes per request: the host's getrandom() is cheap, guests ask small */
@@ -47,20 +45,23 @@ static void rng_destroy(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops rng_ops = {
-	.name = "virtio-rng",
-	.device_id = VIRTIO_ID_RNG,
-	.num_queues = 1,
-	.queue_max_size = RNG_QUEUE_SIZE,
 	.queue_notify = rng_queue_notify,
 	.destroy = rng_destroy,
 };
 
-int virtio_rng_create(struct vm *vm, struct ember_err *err)
+int virtio_rng_new(struct virtio_device **out, struct ember_err *err)
 {
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
 	if (!rng)
 		return ember_fail(err, ENOMEM, "out of memory");
-	rng->dev.ops = &rng_ops;
-	rng->dev.priv = rng;
-	return virtio_mmio_add(vm, &rng->dev, err);
+	struct virtio_device *dev = &rng->dev;
+	dev->name = "virtio-rng";
+	dev->device_id = VIRTIO_ID_RNG;
+	dev->num_queues = 1;
+	dev->queue_max_size = RNG_QUEUE_SIZE;
+	dev->queue_service[0] = VIRTIO_QUEUE_ON_LOOP; /* getrandom() never blocks once seeded */
+	dev->ops = &rng_ops;
+	dev->priv = rng;
+	*out = dev;
+	return 0;
 }

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * A virtio device as its device file sees it (kvmtool's shape, Firecracker's
- * separation): the device implements struct virtio_device_ops and knows
- * nothing of MMIO addresses; the transport (mmio.c) owns registers, feature
- * negotiation, status, queue setup, ioeventfds and the interrupt.
+ * separation).  Three layers, each knowing only the one below:
+ *   device file (blk.c, console.c...)  what the device is (id, features,
+ *                                      config, queues) and its requests;
+ *   core (core.c)                      status and feature rules, queue
+ *                                      enabling, notifications, NEEDS_RESET,
+ *                                      kick and interrupt eventfds;
+ *   transport (mmio.c)                 registers and addresses only.
+ * A device constructor fills a struct virtio_device; the device list
+ * (devices.c) attaches it to a transport.  No device knows an address.
  */
 #ifndef EMBER_VIRTIO_VIRTIO_H
 #define EMBER_VIRTIO_VIRTIO_H
@@ -16,7 +22,7 @@
 #include "virtio/queue.h"
 #include "vm/error.h"
 
-struct vm;
+struct machine;
 
 /* Device status bits (virtio 1.2 §2.1). */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
@@ -43,43 +49,64 @@ struct vm;
 
 struct virtio_device;
 
+/* How a queue's notifications are served. */
+enum virtio_queue_service {
+	/* The event loop calls ops->queue_notify on each kick: for requests that never block. */
+	VIRTIO_QUEUE_ON_LOOP,
+	/*
+	 * The device's own thread waits on the kick fd (virtio/worker.h),
+	 * together with any host fds the device watches there (a tap, a socket,
+	 * an epoll set of sockets): for requests that block on host I/O.
+	 */
+	VIRTIO_QUEUE_ON_WORKER,
+};
+
 struct virtio_device_ops {
+	/* Device config space access (offset + len <= config_size, checked by the transport). */
+	void (*config_read)(struct virtio_device *dev, uint32_t offset, void *data, unsigned len);
+	void (*config_write)(struct virtio_device *dev, uint32_t offset, const void *data,
+			     unsigned len);
+	/* A VIRTIO_QUEUE_ON_LOOP queue has new buffers: loop thread, dev->lock held. */
+	void (*queue_notify)(struct virtio_device *dev, unsigned q);
+	/* The driver set DRIVER_OK: the negotiated features are final (vCPU thread, lock held). */
+	void (*activate)(struct virtio_device *dev);
+	/* The driver reset the device: stop using the queues, forget requests in flight. */
+	void (*reset)(struct virtio_device *dev);
+	/*
+	 * Starts the device's threads and host watches, once every device is
+	 * attached and ember dropped its capabilities (so threads never hold
+	 * them), before any vCPU runs.  Optional.
+	 */
+	int (*start)(struct virtio_device *dev, struct ember_err *err);
+	/* Frees the device (its threads stopped first); the core closes its eventfds. */
+	void (*destroy)(struct virtio_device *dev);
+};
+
+/* What a kick fd's loop handler needs to know. */
+struct virtio_kick {
+	struct virtio_device *dev;
+	unsigned queue;
+};
+
+struct virtio_device {
+	/* What the device is: filled by its constructor, fixed from then on. */
 	const char *name;            /* "virtio-blk", for messages */
 	uint32_t device_id;
 	unsigned num_queues;
 	uint16_t queue_max_size;     /* power of two, <= VIRTQ_MAX_SIZE */
 	uint64_t features;           /* device-specific feature bits offered */
 	uint32_t config_size;        /* bytes of device config space */
-	/* Device config space access (offset < config_size, checked by the transport). */
-	void (*config_read)(struct virtio_device *dev, uint32_t offset, void *data, unsigned len);
-	void (*config_write)(struct virtio_device *dev, uint32_t offset, const void *data,
-			     unsigned len);
-	/*
-	 * Queue `q` has new buffers.  Runs on the event-loop thread with
-	 * dev->lock held (devices with own_thread watch dev->kick_fd[q] themselves
-	 * and take the lock around their own processing).
-	 */
-	void (*queue_notify)(struct virtio_device *dev, unsigned q);
-	/* The driver set DRIVER_OK: the negotiated features are final. */
-	void (*activate)(struct virtio_device *dev);
-	/* The driver reset the device: stop using the queues, forget requests in flight. */
-	void (*reset)(struct virtio_device *dev);
-	/*
-	 * Starts the device's own threads, once every device exists and ember
-	 * dropped its capabilities (so threads never hold them).  Optional.
-	 */
-	int (*start)(struct virtio_device *dev, struct ember_err *err);
-	/* Frees the device (its threads stopped first); the transport closes its fds. */
-	void (*destroy)(struct virtio_device *dev);
-	bool own_thread;             /* device reads its kick fds itself */
-};
-
-struct virtio_device {
+	enum virtio_queue_service queue_service[VIRTIO_MAX_QUEUES];
 	const struct virtio_device_ops *ops;
 	void *priv;                  /* the device model's state */
-	struct vm *vm;
+
+	/* Filled when attached (virtio_device_attach). */
+	struct machine *machine;
+	char where[32];              /* the transport's name for it in messages: "at 0xd0000000" */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
-	int kick_fd[VIRTIO_MAX_QUEUES]; /* ioeventfd per queue, written by KVM on QueueNotify */
+	int kick_fd[VIRTIO_MAX_QUEUES]; /* eventfd per queue, signalled by KVM on a notify */
+	struct virtio_kick kick[VIRTIO_MAX_QUEUES];
+	int irq_fd;                  /* eventfd KVM turns into the device's interrupt */
 
 	/*
 	 * Device state shared by vCPU threads (register writes) and whoever
@@ -91,9 +118,6 @@ struct virtio_device {
 	uint64_t driver_features;
 	atomic_uint interrupt_status; /* bit 0: used buffer, bit 1: config change */
 	uint32_t config_generation;
-	int irq_fd;                  /* irqfd for the device's GSI */
-	uint32_t gsi;
-	uint64_t mmio_base;
 	bool broken_logged;
 };
 
@@ -103,6 +127,12 @@ static inline bool virtio_has_feature(const struct virtio_device *dev, unsigned 
 	return (dev->driver_features >> bit) & 1;
 }
 
+/* ---- the core (virtio/core.c) ---------------------------------------------------------- */
+
+/* Device and ring features offered to the driver. */
+uint64_t virtio_offered_features(const struct virtio_device *dev);
+/* True while the driver has the device running (DRIVER_OK, not NEEDS_RESET). */
+bool virtio_is_live(const struct virtio_device *dev);
 /* Device -> driver: new used buffers in queue q (honours EVENT_IDX / NO_INTERRUPT). */
 void virtio_notify_used(struct virtio_device *dev, unsigned q);
 /* Device -> driver: config space changed. */
@@ -113,7 +143,26 @@ void virtio_notify_config(struct virtio_device *dev);
  * dev->lock held.
  */
 void virtio_set_needs_reset(struct virtio_device *dev, const char *why);
-/* True while the driver has the device running (DRIVER_OK, not NEEDS_RESET). */
-bool virtio_is_live(const struct virtio_device *dev);
+
+/* Driver writes, whatever the transport (dev->lock held). */
+void virtio_write_status(struct virtio_device *dev, uint32_t status);
+/* QueueReady = 1: checks and maps the rings; NEEDS_RESET if they are bad. */
+void virtio_enable_queue(struct virtio_device *dev, unsigned q);
+/* Full device reset (status 0). */
+void virtio_reset(struct virtio_device *dev);
+
+/* Makes the server of queue q look at it as if the driver had kicked it (any thread). */
+void virtio_kick_queue(struct virtio_device *dev, unsigned q);
+
+/*
+ * Gives the device its machine: the lock, an interrupt eventfd and one
+ * kick eventfd per queue, the ON_LOOP kicks on the machine's event loop.
+ * The transport then wires these to its addresses (ioeventfd, irqfd).
+ * From here on virtio_device_destroy() frees the device, even on failure.
+ */
+int virtio_device_attach(struct virtio_device *dev, struct machine *m, struct ember_err *err);
+int virtio_device_start(struct virtio_device *dev, struct ember_err *err);
+/* ops->destroy, then the eventfds. */
+void virtio_device_destroy(struct virtio_device *dev);
 
 #endif

@@ -8,7 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vm/vm.h"
+#include "vm/machine.h"
 
 void virtio_serve_queue(struct virtio_device *dev, unsigned q, struct virtq_chain *chain,
 			virtio_chain_fn handle, void *ctx)
@@ -33,49 +33,89 @@ void virtio_serve_queue(struct virtio_device *dev, unsigned q, struct virtq_chai
 		virtio_notify_used(dev, q);
 }
 
-static void drain(int fd)
+static bool drain(int fd)
 {
 	uint64_t count;
+	return read(fd, &count, sizeof(count)) == sizeof(count);
+}
 
-	if (read(fd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: this fd did not fire */
+/* Index in the poll set: the wake fd, then each worker-served queue, then the extras. */
+struct worker_fds {
+	struct pollfd pfd[1 + VIRTIO_MAX_QUEUES + VIRTIO_WORKER_MAX_EXTRA];
+	unsigned queue[VIRTIO_MAX_QUEUES]; /* queue number of pfd[1 + i] */
+	unsigned nr_queues, nr;
+};
+
+static void collect_fds(const struct virtio_worker *w, struct worker_fds *f)
+{
+	const struct virtio_device *dev = w->dev;
+
+	memset(f, 0, sizeof(*f));
+	f->pfd[f->nr++] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
+	for (unsigned q = 0; q < dev->num_queues; q++) {
+		if (dev->queue_service[q] != VIRTIO_QUEUE_ON_WORKER)
+			continue;
+		f->queue[f->nr_queues++] = q;
+		f->pfd[f->nr++] = (struct pollfd){ .fd = dev->kick_fd[q], .events = POLLIN };
 	}
+	for (unsigned i = 0; i < w->nr_extra; i++)
+		f->pfd[f->nr++] = (struct pollfd){ .fd = w->extra_fd[i], .events = POLLIN };
+}
+
+/* Which queues and extras are pending after a poll (kick counters consumed). */
+static uint32_t pending_mask(const struct virtio_worker *w, struct worker_fds *f)
+{
+	const struct virtio_device *dev = w->dev;
+	uint32_t pending = 0;
+
+	if (drain(w->wake_fd)) {
+		/* Woken (activate): look at every worker-served queue. */
+		for (unsigned i = 0; i < f->nr_queues; i++)
+			pending |= VIRTIO_WORKER_QUEUE(f->queue[i]);
+	}
+	for (unsigned i = 0; i < f->nr_queues; i++)
+		if (drain(f->pfd[1 + i].fd))
+			pending |= VIRTIO_WORKER_QUEUE(f->queue[i]);
+	for (unsigned i = 0; i < w->nr_extra; i++)
+		if (f->pfd[1 + f->nr_queues + i].revents)
+			pending |= VIRTIO_WORKER_EXTRA(i);
+	/* Kicks count only for queues the driver has running. */
+	for (unsigned q = 0; q < dev->num_queues; q++)
+		if (!dev->vq[q].ready)
+			pending &= ~VIRTIO_WORKER_QUEUE(q);
+	return pending;
 }
 
 static void *worker_thread(void *opaque)
 {
 	struct virtio_worker *w = opaque;
 	struct virtio_device *dev = w->dev;
-	struct pollfd fds[2] = {
-		{ .fd = dev->kick_fd[0], .events = POLLIN },
-		{ .fd = w->wake_fd, .events = POLLIN },
-	};
+	struct worker_fds f;
 
+	collect_fds(w, &f);
 	while (!atomic_load(&w->stopping)) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(f.pfd, f.nr, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			struct ember_err why;
 			ember_fail(&why, errno, "%s %s: I/O thread: poll: %s", w->flag, w->subject,
 				   strerror(errno));
-			vm_fail(dev->vm, &why);
+			machine_request_failure(dev->machine, &why);
 			break;
 		}
-		drain(dev->kick_fd[0]);
-		drain(w->wake_fd);
 		if (atomic_load(&w->stopping))
 			break;
 		pthread_mutex_lock(&dev->lock);
-		if (virtio_is_live(dev) && dev->vq[0].ready)
-			w->serve(dev);
+		uint32_t pending = pending_mask(w, &f);
+		if (virtio_is_live(dev) && pending)
+			w->serve(dev, pending);
 		pthread_mutex_unlock(&dev->lock);
 	}
 	return NULL;
 }
 
-int virtio_worker_init(struct virtio_worker *w, struct virtio_device *dev,
-		       void (*serve)(struct virtio_device *dev), const char *flag,
-		       const char *subject, struct ember_err *err)
+int virtio_worker_init(struct virtio_worker *w, struct virtio_device *dev, virtio_worker_fn serve,
+		       const char *flag, const char *subject, struct ember_err *err)
 {
 	memset(w, 0, sizeof(*w));
 	w->dev = dev;
@@ -86,6 +126,14 @@ int virtio_worker_init(struct virtio_worker *w, struct virtio_device *dev,
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->wake_fd < 0)
 		return ember_fail(err, errno, "%s %s: eventfd: %s", flag, subject, strerror(errno));
+	return 0;
+}
+
+int virtio_worker_watch(struct virtio_worker *w, int fd)
+{
+	if (w->started || w->nr_extra == VIRTIO_WORKER_MAX_EXTRA)
+		return -ENOSPC;
+	w->extra_fd[w->nr_extra++] = fd;
 	return 0;
 }
 

@@ -75,11 +75,9 @@ static struct scmp_arg_cmp real_fd(unsigned arg)
 				      .datum_a = ~0xfffffULL, .datum_b = 0 };
 }
 
-/* ioctls by request number: KVM's per-vCPU calls and the terminal. */
+/* ioctls by request number: KVM_RUN and the terminal; the arch adds its own (register access...). */
 static const unsigned long allowed_ioctls[] = {
-	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MSRS,
-	KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_IRQ_LINE,
-	TCGETS, TCSETS, TCSETSW, TCSETSF,
+	KVM_RUN, TCGETS, TCSETS, TCSETSW, TCSETSF,
 };
 
 static void on_sigsys(int sig, siginfo_t *info, void *ucontext)
@@ -107,7 +105,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucontext)
 	_exit(125);
 }
 
-int sandbox_apply(struct ember_err *err)
+int sandbox_apply(const unsigned long *extra_ioctls, unsigned nr_extra, struct ember_err *err)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
@@ -128,6 +126,9 @@ int sandbox_apply(struct ember_err *err)
 	for (size_t i = 0; !rc && i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				      SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+	for (unsigned i = 0; !rc && i < nr_extra; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, extra_ioctls[i]));
 	/* Every thread, including vCPUs and device workers started before this. */
 	if (!rc)
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);

@@ -25,8 +25,9 @@ int sandbox_drop_capabilities(bool keep_file_access, struct ember_err *err);
 /*
  * Installs the filter on every thread of the process (TSYNC).  A refused
  * call raises SIGSYS, whose handler prints the call's number and exits
- * with 125.  Call after the last thread and file were created.
+ * with 125.  Call after the last thread and file were created.  extra_ioctls
+ * are request numbers the arch needs (arch_sandbox_ioctls()).
  */
-int sandbox_apply(struct ember_err *err);
+int sandbox_apply(const unsigned long *extra_ioctls, unsigned nr_extra, struct ember_err *err);
 
 #endif

@@ -1,160 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The VM's life in one readable sequence (vm_run): open KVM and check it,
- * create the VM and its RAM, platform devices, load kernel/initrd/cmdline,
- * arch boot structures, vCPUs; then the event loop runs on this thread
- * until something stops the VM; then everything is torn down in reverse.
+ * The VM's life as named steps (vm/vm.h): create the machine and its
+ * devices, boot a kernel onto it, start the threads, wait for a stop,
+ * pause/resume, destroy in reverse.  vm_run() strings them together for a
+ * one-shot run.  This is the only file that knows every part.
  */
 #include "vm/vm.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "boot/cmdline.h"
-#include "cpu/vcpu.h"
-#include "virtio/devices.h"
-#include "virtio/mmio.h"
 #include "vm/sandbox.h"
-#include "vm/term.h"
-
-/* Every capability ember relies on, checked up front so a gap is one clear line. */
-static const struct {
-	int cap;
-	const char *name;
-} required_caps[] = {
-	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
-	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
-	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
-	{ KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS" },
-	{ KVM_CAP_NR_VCPUS, "KVM_CAP_NR_VCPUS" },
-};
-
-uint64_t vm_elapsed_ns(const struct vm *vm)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - vm->start.tv_sec) * 1000000000ULL +
-	       (uint64_t)(now.tv_nsec - vm->start.tv_nsec);
-}
-
-void vm_stop(struct vm *vm, int exit_code)
-{
-	int expected = -1;
-
-	if (!atomic_compare_exchange_strong(&vm->exit_code, &expected, exit_code))
-		return;
-	uint64_t one = 1;
-	if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
-		/* An eventfd write only fails on counter overflow: the loop is already woken. */
-	}
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-}
-
-void vm_fail(struct vm *vm, const struct ember_err *why)
-{
-	pthread_mutex_lock(&vm->err_lock);
-	if (!vm->run_err.msg[0])
-		vm->run_err = *why;
-	pthread_mutex_unlock(&vm->err_lock);
-	vm_stop(vm, EMBER_EXIT_FAILURE);
-}
-
-int vm_set_irq_line(struct vm *vm, unsigned gsi, int level)
-{
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
-}
-
-int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd, bool pio)
-{
-	struct kvm_ioeventfd ev = {
-		.datamatch = datamatch,
-		.addr = addr,
-		.len = len,
-		.fd = fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (pio ? KVM_IOEVENTFD_FLAG_PIO : 0),
-	};
-	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &ev) < 0 ? -errno : 0;
-}
-
-int vm_irqfd(struct vm *vm, unsigned gsi, int fd)
-{
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
-	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
-}
-
-static int open_kvm(struct vm *vm, struct ember_err *err)
-{
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		int e = errno;
-		if (e == ENOENT)
-			return ember_fail(err, e, "/dev/kvm does not exist: load the kvm module or run on a host with virtualization");
-		return ember_fail(err, e, "/dev/kvm: %s (is your user in the 'kvm' group?)", strerror(e));
-	}
-	int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (version != KVM_API_VERSION)
-		return ember_fail(err, ENOTSUP, "/dev/kvm speaks API version %d, ember needs %d",
-				  version, KVM_API_VERSION);
-	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0)
-			return ember_fail(err, ENOTSUP, "KVM lacks %s, which ember needs",
-					  required_caps[i].name);
-	}
-	int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-	if (max_vcpus <= 0)
-		max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
-	if ((int)vm->cfg->cpus > max_vcpus)
-		return ember_fail(err, EINVAL, "--cpus %u: this host's KVM allows at most %d",
-				  vm->cfg->cpus, max_vcpus);
-	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (run_size <= 0)
-		return ember_fail(err, errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-	vm->run_size = (size_t)run_size;
-
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0)
-		return ember_fail(err, errno, "KVM_CREATE_VM: %s", strerror(errno));
-	return 0;
-}
-
-static int setup_memory(struct vm *vm, struct ember_err *err)
-{
-	struct guest_region layout[GUEST_MEM_MAX_REGIONS];
-	unsigned n = arch_memory_layout(vm->cfg->mem_bytes, layout);
-	int rc = guest_memory_create(&vm->mem, layout, n, err);
-	if (rc)
-		return rc;
-	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
-		const struct guest_region *r = &vm->mem.region[i];
-		struct kvm_userspace_memory_region kr = {
-			.slot = i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uintptr_t)r->host,
-		};
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-			return ember_fail(err, errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-	}
-	return 0;
-}
 
 /* ember's defaults, then the user's --cmdline, then the guest command for init. */
 static int build_cmdline(struct vm *vm, struct ember_err *err)
@@ -165,10 +29,10 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 	int rc = 0;
 
 	cmdline_init(&cl, vm->cmdline, sizeof(vm->cmdline));
-	if (arch_default_cmdline(vm, defaults, sizeof(defaults)) < 0)
+	if (arch_default_cmdline(&vm->arch, defaults, sizeof(defaults)) < 0)
 		return ember_fail(err, E2BIG, "internal: default command line too long");
 	rc = cmdline_append(&cl, defaults);
-	if (!rc && virtio_mmio_cmdline(vm, defaults, sizeof(defaults)) < 0)
+	if (!rc && virtio_devices_cmdline(&vm->virtio, defaults, sizeof(defaults)) < 0)
 		rc = -E2BIG;
 	if (!rc)
 		rc = cmdline_append(&cl, defaults);
@@ -204,13 +68,6 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 	return 0;
 }
 
-static void on_stop(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	(void)events;
-	vm->loop.quit = true;
-}
-
 static void on_timeout(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -220,7 +77,7 @@ static void on_timeout(void *opaque, uint32_t events)
 	if (read(vm->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	fprintf(stderr, "ember: --timeout %u s expired: VM stopped\r\n", vm->cfg->timeout_s);
-	vm_stop(vm, EMBER_EXIT_TIMEOUT);
+	machine_request_stop(&vm->machine, EMBER_EXIT_TIMEOUT);
 }
 
 /* --timeout: a timerfd on the loop, armed when the vCPUs start. */
@@ -232,7 +89,7 @@ static int setup_timeout(struct vm *vm, struct ember_err *err)
 	struct itimerspec its = { .it_value.tv_sec = vm->cfg->timeout_s };
 	if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &its, NULL) < 0)
 		return ember_fail(err, errno, "--timeout: timerfd: %s", strerror(errno));
-	if (loop_add(&vm->loop, vm->timer_fd, EPOLLIN, on_timeout, vm))
+	if (loop_add(&vm->machine.loop, vm->timer_fd, EPOLLIN, on_timeout, vm))
 		return ember_fail(err, EIO, "internal: cannot watch the timeout");
 	return 0;
 }
@@ -243,7 +100,7 @@ static void on_signal(void *opaque, uint32_t events)
 	struct signalfd_siginfo si;
 	(void)events;
 	if (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si))
-		vm_stop(vm, 128 + (int)si.ssi_signo);
+		machine_request_stop(&vm->machine, 128 + (int)si.ssi_signo);
 }
 
 /* Signals that end ember are read on the loop; the kick signal only interrupts KVM_RUN. */
@@ -264,96 +121,185 @@ static int setup_signals(struct vm *vm, struct ember_err *err)
 	if (vm->signal_fd < 0)
 		return ember_fail(err, errno, "signalfd: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
-	return loop_add(&vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm) ?
+	return loop_add(&vm->machine.loop, vm->signal_fd, EPOLLIN, on_signal, vm) ?
 		ember_fail(err, EIO, "internal: cannot watch signals") : 0;
 }
 
-static int create(struct vm *vm, struct ember_err *err)
+/* The guest's init set up its console: host input may flow (a vCPU thread). */
+static void on_console_ready(void *opaque)
 {
+	struct vm *vm = opaque;
+	arch_console_ready(&vm->arch);
+	virtio_devices_console_ready(&vm->virtio);
+}
+
+static int create_guest_abi(struct vm *vm, struct ember_err *err)
+{
+	struct guest_abi_layout layout;
+
+	arch_guest_abi_layout(&layout);
+	vm->abi.on_console_ready = on_console_ready;
+	vm->abi.opaque = vm;
+	vm->abi.report_boot_timer = vm->cfg->boot_timer;
+	return guest_abi_init(&vm->abi, &vm->machine, &layout, err);
+}
+
+int vm_create(struct vm *vm, const struct ember_config *cfg, struct ember_err *err)
+{
+	const struct machine_cap *caps;
+	unsigned nr_caps = arch_kvm_caps(&caps);
+	struct guest_region layout[GUEST_MEM_MAX_REGIONS];
+	unsigned nr_regions = arch_memory_layout(cfg->mem_bytes, layout);
 	int rc;
 
-	bus_init(&vm->pio, "port");
-	bus_init(&vm->mmio, "MMIO");
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->signal_fd = vm->timer_fd = -1;
+	vm->machine_open = true; /* machine_close copes with a partly opened machine */
 	/* Memory before the irqchip: KVM_SET_USER_MEMORY_REGION then costs 0.05 ms, not ~10. */
-	if ((rc = open_kvm(vm, err)) || (rc = setup_memory(vm, err)) ||
-	    (rc = arch_vm_init(vm, err)))
+	if ((rc = machine_open(&vm->machine, &cfg->started_at, cfg->cpus, caps, nr_caps, err)) ||
+	    (rc = machine_add_memory(&vm->machine, layout, nr_regions, err)))
 		return rc;
-	if (loop_init(&vm->loop) < 0)
-		return ember_fail(err, errno, "epoll: %s", strerror(errno));
-	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0)
-		return ember_fail(err, errno, "eventfd: %s", strerror(errno));
-	if (loop_add(&vm->loop, vm->stop_fd, EPOLLIN, on_stop, vm))
-		return ember_fail(err, EIO, "internal: cannot watch the stop event");
-	if ((rc = setup_signals(vm, err)) || (rc = arch_devices_init(vm, err)))
+	vm->arch_ready = true;
+	if ((rc = arch_vm_init(&vm->arch, &vm->machine, cfg, err)) ||
+	    (rc = setup_signals(vm, err)) || (rc = arch_devices_init(&vm->arch, err)) ||
+	    (rc = create_guest_abi(vm, err)))
 		return rc;
-	return virtio_devices_create(vm, err);
+	vm->virtio_ready = true;
+	return virtio_devices_create(&vm->virtio, &vm->machine, cfg, err);
 }
 
-static int load(struct vm *vm, struct ember_err *err)
-{
-	const struct ember_config *cfg = vm->cfg;
-	int rc = boot_load_kernel(&vm->mem, cfg->kernel, ARCH_KERNEL_LOAD_ADDR, &vm->boot, err);
-	if (rc)
-		return rc;
-	if (cfg->initrd && (rc = boot_load_initrd(&vm->mem, cfg->initrd, &vm->boot, err)))
-		return rc;
-	if ((rc = build_cmdline(vm, err)))
-		return rc;
-	vm->boot.cmdline_gpa = ARCH_CMDLINE_ADDR;
-	vm->boot.cmdline_len = strlen(vm->cmdline);
-	if (guest_write(&vm->mem, vm->boot.cmdline_gpa, vm->cmdline, vm->boot.cmdline_len + 1))
-		return ember_fail(err, EFAULT, "internal: command line outside guest RAM");
-	return arch_boot_setup(vm, &vm->boot, err);
-}
-
-static int start_vcpus(struct vm *vm, struct ember_err *err)
+static int create_vcpus(struct vm *vm, struct ember_err *err)
 {
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return ember_fail(err, ENOMEM, "out of memory");
 	for (unsigned i = 0; i < vm->cfg->cpus; i++) {
-		int rc = vcpu_create(vm, &vm->vcpus[i], i, err);
-		if (rc)
-			return rc;
-		vm->nr_vcpus = i + 1;
-		if ((rc = arch_vcpu_init(&vm->vcpus[i], &vm->boot, err)))
-			return rc;
-	}
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		int rc = vcpu_start(&vm->vcpus[i], err);
-		if (rc)
+		int rc = vcpu_create(&vm->vcpus[i], &vm->machine, &vm->arch, i, vm->cfg->verbose, err);
+		vm->nr_vcpus = i + 1; /* destroyed by vm_destroy even when creation failed half-way */
+		if (rc || (rc = arch_vcpu_init(&vm->vcpus[i].kvm, &vm->boot, err)))
 			return rc;
 	}
 	return 0;
 }
 
-static void teardown(struct vm *vm)
+int vm_boot(struct vm *vm, struct ember_err *err)
 {
-	if (atomic_load(&vm->exit_code) < 0)
-		atomic_store(&vm->exit_code, EMBER_EXIT_FAILURE);
+	const struct ember_config *cfg = vm->cfg;
+	struct arch_mmio_device devs[ARCH_VIRTIO_MMIO_SLOTS];
+	int rc = arch_load_kernel(&vm->arch, cfg->kernel, &vm->boot, err);
+
+	if (rc)
+		return rc;
+	if (cfg->initrd && (rc = boot_load_initrd(&vm->machine.mem, cfg->initrd, &vm->boot, err)))
+		return rc;
+	if ((rc = build_cmdline(vm, err)))
+		return rc;
+	vm->boot.cmdline_gpa = ARCH_CMDLINE_ADDR;
+	vm->boot.cmdline_len = strlen(vm->cmdline);
+	if (guest_write(&vm->machine.mem, vm->boot.cmdline_gpa, vm->cmdline, vm->boot.cmdline_len + 1))
+		return ember_fail(err, EFAULT, "internal: command line outside guest RAM");
+	unsigned nr_devs = virtio_devices_describe(&vm->virtio, devs);
+	if ((rc = arch_boot_setup(&vm->arch, &vm->boot, devs, nr_devs, err)))
+		return rc;
+	return create_vcpus(vm, err);
+}
+
+int vm_start(struct vm *vm, struct ember_err *err)
+{
+	const struct ember_config *cfg = vm->cfg;
+	const unsigned long *ioctls;
+	unsigned nr_ioctls = arch_sandbox_ioctls(&ioctls);
+	bool shares = cfg->nr_shares > 0 || (cfg->rootfs && cfg->rootfs_is_dir);
+	int rc;
+
+	/*
+	 * Every file is open once create and boot are done: privileges go
+	 * before the first thread starts, so no thread ever holds them.
+	 */
+	if ((rc = setup_timeout(vm, err)) ||
+	    (!cfg->no_sandbox && (rc = sandbox_drop_capabilities(shares, err))) ||
+	    (rc = virtio_devices_start(&vm->virtio, err)))
+		return rc;
+	vm->started = true;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if ((rc = vcpu_start(&vm->vcpus[i], err)))
+			return rc;
+	term_enter_raw(&vm->term);
+	/*
+	 * Every thread and file exists now: from here on ember only moves
+	 * bytes, and the filter holds it to that whatever the guest does.
+	 */
+	if (!cfg->no_sandbox && (rc = sandbox_apply(ioctls, nr_ioctls, err)) < 0)
+		return rc;
+	return 0;
+}
+
+int vm_wait(struct vm *vm, struct ember_err *err)
+{
+	int rc = loop_run(&vm->machine.loop);
+
+	if (rc < 0) {
+		struct ember_err why;
+		ember_fail(&why, -rc, "event loop: %s", strerror(-rc));
+		machine_request_failure(&vm->machine, &why);
+	}
+	/*
+	 * The guest's last output may have been kicked just before it wrote its
+	 * exit status: handle what is already pending before tearing down.
+	 */
+	loop_drain(&vm->machine.loop);
+	int code = machine_exit_code(&vm->machine);
+	if (code == EMBER_EXIT_FAILURE && vm->machine.stop_err.msg[0]) {
+		*err = vm->machine.stop_err;
+		return -EIO;
+	}
+	return code;
+}
+
+bool vm_pause(struct vm *vm)
+{
+	bool all = true;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		all = vcpu_pause(&vm->vcpus[i]) && all;
+	return all;
+}
+
+void vm_resume(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_resume(&vm->vcpus[i]);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	/* A VM torn down before anything asked it to stop: that is ember failing. */
+	if (vm->machine_open)
+		machine_request_stop(&vm->machine, EMBER_EXIT_FAILURE);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
-	virtio_mmio_destroy_all(vm);
-	arch_devices_destroy(vm);
+	if (vm->virtio_ready)
+		virtio_devices_destroy(&vm->virtio);
+	if (vm->arch_ready)
+		arch_devices_destroy(&vm->arch);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	loop_destroy(&vm->loop);
-	if (vm->stop_fd >= 0)
-		close(vm->stop_fd);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
 	if (vm->timer_fd >= 0)
 		close(vm->timer_fd);
-	guest_memory_destroy(&vm->mem);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
-	pthread_mutex_destroy(&vm->err_lock);
+	vm->signal_fd = vm->timer_fd = -1;
+	if (vm->machine_open)
+		machine_close(&vm->machine);
+	vm->machine_open = vm->arch_ready = vm->virtio_ready = false;
+	if (vm->started)
+		term_restore(&vm->term);
+	vm->started = false;
 }
 
 int vm_run(const struct ember_config *cfg, struct ember_err *err)
@@ -361,51 +307,12 @@ int vm_run(const struct ember_config *cfg, struct ember_err *err)
 	static struct vm vm; /* the one VM object */
 	int rc;
 
-	memset(&vm, 0, sizeof(vm));
-	vm.cfg = cfg;
-	vm.kvm_fd = vm.vm_fd = vm.stop_fd = vm.signal_fd = vm.timer_fd = -1;
-	atomic_init(&vm.exit_code, -1);
-	pthread_mutex_init(&vm.err_lock, NULL);
-	vm.start = cfg->started_at;
-
-	/*
-	 * Every file is open once create and load are done: privileges go
-	 * before the first thread starts, so no thread ever holds them.
-	 */
-	bool shares = cfg->nr_shares > 0 || (cfg->rootfs && cfg->rootfs_is_dir);
-	if ((rc = create(&vm, err)) || (rc = load(&vm, err)) || (rc = setup_timeout(&vm, err)) ||
-	    (!cfg->no_sandbox && (rc = sandbox_drop_capabilities(shares, err))) ||
-	    (rc = virtio_mmio_start_all(&vm, err)) || (rc = start_vcpus(&vm, err))) {
-		teardown(&vm);
+	if ((rc = vm_create(&vm, cfg, err)) || (rc = vm_boot(&vm, err)) ||
+	    (rc = vm_start(&vm, err))) {
+		vm_destroy(&vm);
 		return rc;
 	}
-	term_enter_raw(&vm.term);
-	/*
-	 * Every thread and file exists now: from here on ember only moves
-	 * bytes, and the filter holds it to that whatever the guest does.
-	 */
-	if (!cfg->no_sandbox && (rc = sandbox_apply(err)) < 0) {
-		vm_stop(&vm, EMBER_EXIT_FAILURE);
-		teardown(&vm);
-		term_restore(&vm.term);
-		return rc;
-	}
-	if ((rc = loop_run(&vm.loop)) < 0) {
-		struct ember_err why;
-		ember_fail(&why, -rc, "event loop: %s", strerror(-rc));
-		vm_fail(&vm, &why);
-	}
-	/*
-	 * The guest's last output may have been kicked just before it wrote its
-	 * exit status: handle what is already pending before tearing down.
-	 */
-	loop_drain(&vm.loop);
-	int code = atomic_load(&vm.exit_code);
-	teardown(&vm);
-	term_restore(&vm.term);
-	if (code == EMBER_EXIT_FAILURE && vm.run_err.msg[0]) {
-		*err = vm.run_err;
-		return -EIO;
-	}
-	return code;
+	rc = vm_wait(&vm, err);
+	vm_destroy(&vm);
+	return rc;
 }

@@ -1,95 +1,62 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * struct vm: the one VM object, and its life: create -> boot -> run ->
- * teardown (vm_run).  Everything mutable that outlives a function call
- * hangs off it.
+ * The orchestrator: the one place that knows every part of a VM and the
+ * order they come up in.  Its life is a few named steps,
+ *
+ *   vm_create   machine, RAM, arch irqchip, platform and virtio devices
+ *   vm_boot     kernel, initrd, command line, boot structures, vCPUs
+ *   vm_start    device threads, vCPU threads (capabilities dropped first)
+ *   vm_wait     the event loop, until something asks the VM to stop
+ *   vm_pause / vm_resume   every vCPU parked outside KVM_RUN, and back
+ *   vm_destroy  everything, in reverse
+ *
+ * so that a restore can replace vm_boot and a snapshot can sit between
+ * vm_pause and vm_resume.  vm_run() is the one-shot sequence main.c uses.
+ * Nothing below this layer includes this header: devices, vCPUs and arch
+ * code take the machine (vm/machine.h).
  */
 #ifndef EMBER_VM_VM_H
 #define EMBER_VM_VM_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <time.h>
 
 #include "arch/arch.h"
 #include "boot/boot.h"
-#include "vm/bus.h"
+#include "cpu/vcpu.h"
+#include "virtio/devices.h"
 #include "vm/config.h"
 #include "vm/error.h"
-#include "vm/loop.h"
-#include "vm/memory.h"
+#include "vm/guest_abi.h"
+#include "vm/machine.h"
 #include "vm/term.h"
-
-/* ember's own exit codes (documented in README.md). */
-#define EMBER_EXIT_NO_STATUS 123 /* guest stopped without reporting a status */
-#define EMBER_EXIT_TIMEOUT   124 /* --timeout expired */
-#define EMBER_EXIT_FAILURE   125 /* ember itself failed */
-
-struct kvm_run;
-struct virtio_mmio;
-
-#define EMBER_MAX_VIRTIO 18 /* one GSI each: see arch_virtio_mmio_slot() */
-
-struct vcpu {
-	struct vm *vm;
-	unsigned id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool thread_started;
-	struct arch_vcpu arch;
-};
 
 struct vm {
 	const struct ember_config *cfg;
-	struct timespec start;      /* when ember started: the reference for timings */
-
-	int kvm_fd;
-	int vm_fd;
-	size_t run_size;            /* mmap size of struct kvm_run */
-	struct guest_memory mem;
-	struct bus pio;
-	struct bus mmio;
-	struct loop loop;
+	struct machine machine;
+	struct arch_vm arch;
+	struct guest_abi abi;
+	struct virtio_devices virtio;
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
+	struct boot_info boot;
+	char cmdline[EMBER_CMDLINE_MAX];
 	int signal_fd;              /* SIGINT/SIGTERM/... read on the loop */
 	int timer_fd;               /* --timeout */
 	struct term term;           /* host terminal state to restore */
-
-	struct vcpu *vcpus;
-	unsigned nr_vcpus;
-
-	struct virtio_mmio *virtio[EMBER_MAX_VIRTIO]; /* transports, in slot order */
-	unsigned nr_virtio;
-
-	struct boot_info boot;
-	char cmdline[EMBER_CMDLINE_MAX];
-
-	/* Stopping: the first vm_stop() wins; vCPUs and the loop then wind down. */
-	atomic_int exit_code;       /* -1 while running */
-	int stop_fd;                /* eventfd the loop watches */
-	pthread_mutex_t err_lock;
-	struct ember_err run_err;   /* why the VM stopped with EMBER_EXIT_FAILURE */
-
-	struct arch_vm arch;
+	bool machine_open, arch_ready, virtio_ready, started;
 };
 
-/* The whole life of a VM; returns the exit code for ember (guest status or 12x). */
+int vm_create(struct vm *vm, const struct ember_config *cfg, struct ember_err *err);
+int vm_boot(struct vm *vm, struct ember_err *err);
+int vm_start(struct vm *vm, struct ember_err *err);
+/* Runs the event loop until a stop request; returns the exit code (err filled for 125). */
+int vm_wait(struct vm *vm, struct ember_err *err);
+/* Parks every vCPU outside KVM_RUN (any thread but a vCPU's); false if the VM is stopping. */
+bool vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* The whole life of a one-shot VM; returns the exit code for ember (guest status or 12x). */
 int vm_run(const struct ember_config *cfg, struct ember_err *err);
-
-/* Any thread: stop the VM with this exit code (first caller wins). */
-void vm_stop(struct vm *vm, int exit_code);
-/* Any thread: stop with EMBER_EXIT_FAILURE and a message. */
-void vm_fail(struct vm *vm, const struct ember_err *why);
-
-/* For devices: interrupt lines and eventfd plumbing (devices never call KVM). */
-int vm_set_irq_line(struct vm *vm, unsigned gsi, int level);
-int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
-		 bool pio);
-int vm_irqfd(struct vm *vm, unsigned gsi, int fd);
-
-/* Monotonic nanoseconds since ember started. */
-uint64_t vm_elapsed_ns(const struct vm *vm);
 
 #endif

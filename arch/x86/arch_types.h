@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* x86 guest memory layout and the x86 parts of struct vm / struct vcpu. */
+/* x86 guest memory layout, and the x86 state behind the hooks of arch/arch.h. */
 #ifndef EMBER_ARCH_X86_ARCH_TYPES_H
 #define EMBER_ARCH_X86_ARCH_TYPES_H
 
@@ -7,8 +7,12 @@
 #include <stdint.h>
 
 #include "arch/x86/i8042.h"
+#include "arch/x86/kernel.h"
 #include "arch/x86/rtc.h"
 #include "arch/x86/uart.h"
+
+struct machine;
+struct ember_config;
 
 /*
  * Guest-physical layout (low memory follows what Linux expects of a PC):
@@ -36,12 +40,21 @@
 #define ARCH_IDENTITY_MAP_ADDR 0xfffbc000ULL /* KVM's real-mode helper pages, in the hole */
 #define ARCH_TSS_ADDR          0xfffbd000ULL
 
+/*
+ * virtio-mmio transports: one GSI each, avoiding the legacy devices (0 PIT,
+ * 1 keyboard, 2 cascade, 3/4 COM, 8 RTC); every GSI up to 23 is described
+ * in the MP table and the MADT (see arch_virtio_mmio_slot()).
+ */
+#define ARCH_VIRTIO_MMIO_SLOTS 18
+
 struct arch_vm {
+	struct machine *machine;
+	const struct ember_config *cfg;
 	bool pvm;                  /* host is kvm_pvm (software KVM): apply its workarounds */
+	struct x86_kernel kernel;  /* how the loaded kernel wants to be entered */
 	struct uart8250 uart;
 	struct i8042 i8042;
 	struct cmos_rtc rtc;
-	uint64_t boot_timer_ns;    /* when the guest wrote the boot-timer magic, 0 = never */
 	bool devices_ready;
 	int null_fd;               /* UART output sink when the console is not the UART */
 	int rx_wake_fd;            /* UART receive buffer drained: resume reading stdin */

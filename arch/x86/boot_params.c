@@ -32,12 +32,12 @@ unsigned e820_build(const struct guest_memory *mem, struct e820_entry *out, unsi
 	return n;
 }
 
-void boot_params_build(uint8_t *zp, const struct boot_info *boot, const struct e820_entry *e820,
+void boot_params_build(uint8_t *zp, const struct x86_kernel *k, const struct e820_entry *e820,
 		       unsigned nr_e820, uint64_t acpi_rsdp)
 {
 	memset(zp, 0, BOOT_PARAMS_SIZE);
-	if (boot->has_setup_header) {
-		memcpy(zp + BZIMAGE_HDR_OFFSET, boot->setup_header, boot->setup_header_len);
+	if (k->has_setup_header) {
+		memcpy(zp + BZIMAGE_HDR_OFFSET, k->setup_header, k->setup_header_len);
 	} else {
 		/* An ELF kernel has no header of its own: make the minimal valid one. */
 		put16(zp + BP_BOOT_FLAG, 0xaa55);
@@ -49,6 +49,8 @@ void boot_params_build(uint8_t *zp, const struct boot_info *boot, const struct e
 	zp[BP_TYPE_OF_LOADER] = 0xff; /* "undefined" loader: ember has no assigned ID */
 	/* Boot protocol 2.14: saves the kernel its scan of the BIOS area. */
 	memcpy(zp + BP_ACPI_RSDP_ADDR, &acpi_rsdp, sizeof(acpi_rsdp));
+
+	const struct boot_info *boot = &k->boot;
 
 	put32(zp + BP_CMD_LINE_PTR, (uint32_t)boot->cmdline_gpa);
 	put32(zp + BP_EXT_CMD_LINE_PTR, (uint32_t)(boot->cmdline_gpa >> 32));

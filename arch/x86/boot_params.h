@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "boot/boot.h"
+#include "arch/x86/kernel.h"
 #include "vm/memory.h"
 
 #define E820_RAM      1
@@ -43,8 +43,8 @@ struct e820_entry {
 /* The guest's memory map: RAM regions, minus the low reserved areas. */
 unsigned e820_build(const struct guest_memory *mem, struct e820_entry *out, unsigned max);
 
-/* Fills a 4 KiB zero page for `boot` with the given memory map and RSDP address (0: none). */
-void boot_params_build(uint8_t *zp, const struct boot_info *boot, const struct e820_entry *e820,
+/* Fills a 4 KiB zero page for kernel `k` with the given memory map and RSDP address (0: none). */
+void boot_params_build(uint8_t *zp, const struct x86_kernel *k, const struct e820_entry *e820,
 		       unsigned nr_e820, uint64_t acpi_rsdp);
 
 #endif

@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vm/vm.h"
+#include "arch/arch.h"
 
 #define MSR_STAR         0xc0000081
 #define MSR_LSTAR        0xc0000082
@@ -32,7 +32,7 @@ const char pvm_guest_cmdline[] =
 	"noxsave clearcpuid=151,297,580 noreplace-smp percpu_alloc=page tsc=reliable "
 	"no_timer_check nokaslr mitigations=off random.trust_cpu=1 cryptomgr.notests nowatchdog";
 
-static int read_syscall_msrs(struct vcpu *vcpu, uint64_t *star, uint64_t *lstar, uint64_t *mask)
+static int read_syscall_msrs(struct vcpu_kvm *vcpu, uint64_t *star, uint64_t *lstar, uint64_t *mask)
 {
 	struct {
 		struct kvm_msrs hdr;
@@ -51,7 +51,7 @@ static int read_syscall_msrs(struct vcpu *vcpu, uint64_t *star, uint64_t *lstar,
 	return 0;
 }
 
-int pvm_fixup_syscall(struct vcpu *vcpu, struct kvm_regs *regs, struct kvm_sregs *sregs,
+int pvm_fixup_syscall(struct vcpu_kvm *vcpu, struct kvm_regs *regs, struct kvm_sregs *sregs,
 		      const struct emu_cpu *cpu, const struct emu_mem_ops *ops, void *ctx)
 {
 	/* Cheap test first: a syscall fault has CR2 == LSTAR. */

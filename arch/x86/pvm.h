@@ -10,10 +10,10 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 
-#include "cpu/emulate/emulate.h"
+#include "arch/x86/emulate/emulate.h"
 #include "vm/error.h"
 
-struct vcpu;
+struct vcpu_kvm;
 
 /* True on a kvm_pvm host; EMBER_PVM=0/1 in the environment overrides detection. */
 bool pvm_host_detect(void);
@@ -33,7 +33,7 @@ extern const char pvm_guest_cmdline[];
  * produces.  Returns 1 if it did, 0 if this clac is an ordinary one,
  * -errno on failure.
  */
-int pvm_fixup_syscall(struct vcpu *vcpu, struct kvm_regs *regs, struct kvm_sregs *sregs,
+int pvm_fixup_syscall(struct vcpu_kvm *vcpu, struct kvm_regs *regs, struct kvm_sregs *sregs,
 		      const struct emu_cpu *cpu, const struct emu_mem_ops *ops, void *ctx);
 
 #endif

@@ -2,6 +2,7 @@
 /* x86 vCPU state at power-on, and exits KVM hands back for emulation. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -9,9 +10,8 @@
 #include "arch/arch.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/gdt.h"
+#include "arch/x86/emulate/emulate.h"
 #include "arch/x86/pvm.h"
-#include "cpu/emulate/emulate.h"
-#include "vm/vm.h"
 
 #define CR0_PE 0x1ULL
 #define CR0_ET 0x10ULL
@@ -26,19 +26,19 @@
 #define APIC_MODE_EXTINT 0x7
 #define MAX_CPUID_ENTRIES 256
 
-static int set_cpuid(struct vcpu *vcpu, struct ember_err *err)
+static int set_cpuid(struct vcpu_kvm *vcpu, struct ember_err *err)
 {
-	struct vm *vm = vcpu->vm;
+	const struct arch_vm *a = vcpu->vm;
 	size_t bytes = sizeof(struct kvm_cpuid2) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *cpuid = calloc(1, bytes);
 	if (!cpuid)
 		return ember_fail(err, ENOMEM, "out of memory");
 	cpuid->nent = MAX_CPUID_ENTRIES;
 	int rc = 0;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+	if (ioctl(a->machine->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
 		rc = ember_fail(err, errno, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 	} else {
-		cpuid_filter(cpuid->entries, cpuid->nent, vcpu->id, vm->cfg->cpus, vm->arch.pvm);
+		cpuid_filter(cpuid->entries, cpuid->nent, vcpu->id, a->cfg->cpus, a->pvm);
 		if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
 			rc = ember_fail(err, errno, "KVM_SET_CPUID2: %s", strerror(errno));
 	}
@@ -50,7 +50,7 @@ static int set_cpuid(struct vcpu *vcpu, struct ember_err *err)
  * MSRs a real CPU has at reset that Linux relies on.  Set one at a time:
  * a host that refuses one (kvm_pvm refuses several) still boots.
  */
-static void set_boot_msrs(struct vcpu *vcpu)
+static void set_boot_msrs(struct vcpu_kvm *vcpu)
 {
 	static const struct { uint32_t index; uint64_t value; } msrs[] = {
 		{ 0x174, 0 }, { 0x175, 0 }, { 0x176, 0 },      /* SYSENTER_CS/ESP/EIP */
@@ -71,7 +71,7 @@ static void set_boot_msrs(struct vcpu *vcpu)
 }
 
 /* LINT0 as ExtINT (the PIC's output), LINT1 as NMI, like a PC's BIOS leaves them. */
-static int set_lapic_lints(struct vcpu *vcpu, struct ember_err *err)
+static int set_lapic_lints(struct vcpu_kvm *vcpu, struct ember_err *err)
 {
 	struct kvm_lapic_state lapic;
 	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0)
@@ -88,7 +88,7 @@ static int set_lapic_lints(struct vcpu *vcpu, struct ember_err *err)
 	return 0;
 }
 
-static int set_fpu(struct vcpu *vcpu, struct ember_err *err)
+static int set_fpu(struct vcpu_kvm *vcpu, struct ember_err *err)
 {
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 	if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0)
@@ -97,7 +97,8 @@ static int set_fpu(struct vcpu *vcpu, struct ember_err *err)
 }
 
 /* The boot vCPU's entry state for the kernel's protocol. */
-static int set_entry_state(struct vcpu *vcpu, const struct boot_info *boot, struct ember_err *err)
+static int set_entry_state(struct vcpu_kvm *vcpu, const struct boot_info *boot,
+			   enum x86_boot_protocol protocol, struct ember_err *err)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rflags = 0x2, .rip = boot->entry };
@@ -116,7 +117,7 @@ static int set_entry_state(struct vcpu *vcpu, const struct boot_info *boot, stru
 	struct kvm_segment data = gdt_segment(gdt, GDT_DATA);
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 
-	if (boot->protocol == BOOT_PVH) {
+	if (protocol == X86_BOOT_PVH) {
 		/* PVH: flat 32-bit protected mode, paging off, EBX = start_info. */
 		sregs.cs = gdt_segment(gdt, GDT_CODE32);
 		sregs.cr0 = CR0_PE | CR0_ET | CR0_NE;
@@ -139,7 +140,7 @@ static int set_entry_state(struct vcpu *vcpu, const struct boot_info *boot, stru
 	return 0;
 }
 
-int arch_vcpu_init(struct vcpu *vcpu, const struct boot_info *boot, struct ember_err *err)
+int arch_vcpu_init(struct vcpu_kvm *vcpu, const struct boot_info *boot, struct ember_err *err)
 {
 	int rc;
 
@@ -150,46 +151,46 @@ int arch_vcpu_init(struct vcpu *vcpu, const struct boot_info *boot, struct ember
 		return rc;
 	/* Application processors wait for INIT/SIPI in the in-kernel LAPIC. */
 	if (vcpu->id == 0)
-		return set_entry_state(vcpu, boot, err);
+		return set_entry_state(vcpu, boot, vcpu->vm->kernel.protocol, err);
 	return 0;
 }
 
 /* ---- emulation of instructions KVM hands back ------------------------- */
 
 /* Emulated accesses outside RAM go to the MMIO bus, as KVM_EXIT_MMIO would. */
-static int mmio_access(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool is_write)
+static int mmio_access(struct machine *m, uint64_t gpa, void *buf, size_t len, bool is_write)
 {
 	if (len > 8)
 		return -EFAULT;
-	bus_access(&vm->mmio, gpa, buf, (unsigned)len, is_write);
+	bus_access(&m->mmio, gpa, buf, (unsigned)len, is_write);
 	return 0;
 }
 
 static int mem_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
-	struct vm *vm = ctx;
-	if (guest_read(&vm->mem, gpa, buf, len) == 0)
+	struct machine *m = ctx;
+	if (guest_read(&m->mem, gpa, buf, len) == 0)
 		return 0;
-	return mmio_access(vm, gpa, buf, len, false);
+	return mmio_access(m, gpa, buf, len, false);
 }
 
 static int mem_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 {
-	struct vm *vm = ctx;
-	if (guest_write(&vm->mem, gpa, buf, len) == 0)
+	struct machine *m = ctx;
+	if (guest_write(&m->mem, gpa, buf, len) == 0)
 		return 0;
 	uint8_t copy[8];
 	if (len > sizeof(copy))
 		return -EFAULT;
 	memcpy(copy, buf, len);
-	return mmio_access(vm, gpa, copy, len, true);
+	return mmio_access(m, gpa, copy, len, true);
 }
 
 static int mem_cmpxchg(void *ctx, uint64_t gpa, void *expected, const void *desired, size_t len,
 		       bool *swapped)
 {
-	struct vm *vm = ctx;
-	void *hva = guest_ptr(&vm->mem, gpa, len);
+	struct machine *m = ctx;
+	void *hva = guest_ptr(&m->mem, gpa, len);
 	if (!hva)
 		return -EFAULT;
 	return emu_host_cmpxchg(hva, expected, desired, len, swapped);
@@ -236,7 +237,7 @@ static void cpu_to_kvm(const struct emu_cpu *cpu, struct kvm_regs *r)
 	r->rflags = cpu->rflags;
 }
 
-static int inject_exception(struct vcpu *vcpu, const struct emu_exception *exc,
+static int inject_exception(struct vcpu_kvm *vcpu, const struct emu_exception *exc,
 			    struct kvm_sregs *sregs)
 {
 	struct kvm_vcpu_events ev;
@@ -256,7 +257,7 @@ static int inject_exception(struct vcpu *vcpu, const struct emu_exception *exc,
 	return ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
 }
 
-static int emulate(struct vcpu *vcpu, struct ember_err *err)
+static int emulate(struct vcpu_kvm *vcpu, struct ember_err *err)
 {
 	struct kvm_run *run = vcpu->run;
 	struct kvm_regs regs;
@@ -279,9 +280,9 @@ static int emulate(struct vcpu *vcpu, struct ember_err *err)
 	}
 
 	/* kvm_pvm: a clac at the page-fault entry may be a broken syscall. */
-	if (vcpu->vm->arch.pvm && nbytes >= 3 && bytes[0] == 0x0f && bytes[1] == 0x01 &&
+	if (vcpu->vm->pvm && nbytes >= 3 && bytes[0] == 0x0f && bytes[1] == 0x01 &&
 	    bytes[2] == 0xca) {
-		int rc = pvm_fixup_syscall(vcpu, &regs, &sregs, &cpu, &guest_mem_ops, vcpu->vm);
+		int rc = pvm_fixup_syscall(vcpu, &regs, &sregs, &cpu, &guest_mem_ops, vcpu->vm->machine);
 		if (rc < 0)
 			return ember_fail(err, -rc, "vCPU %u: syscall fix-up failed: %s", vcpu->id,
 					  strerror(-rc));
@@ -289,7 +290,7 @@ static int emulate(struct vcpu *vcpu, struct ember_err *err)
 			return 0;
 	}
 
-	int rc = emu_step(&cpu, bytes, nbytes, &guest_mem_ops, vcpu->vm, &insn, &res);
+	int rc = emu_step(&cpu, bytes, nbytes, &guest_mem_ops, vcpu->vm->machine, &insn, &res);
 	if (rc < 0)
 		return ember_fail(err, -rc, "vCPU %u: emulating at rip %#llx: %s", vcpu->id,
 				  (unsigned long long)regs.rip, strerror(-rc));
@@ -310,7 +311,7 @@ static int emulate(struct vcpu *vcpu, struct ember_err *err)
 	return 0;
 }
 
-int arch_vcpu_handle_exit(struct vcpu *vcpu, struct ember_err *err)
+int arch_vcpu_handle_exit(struct vcpu_kvm *vcpu, struct ember_err *err)
 {
 	struct kvm_run *run = vcpu->run;
 
@@ -322,4 +323,14 @@ int arch_vcpu_handle_exit(struct vcpu *vcpu, struct ember_err *err)
 				  run->internal.suberror);
 	return ember_fail(err, EIO, "vCPU %u: unexpected KVM exit reason %u", vcpu->id,
 			  run->exit_reason);
+}
+
+void arch_vcpu_describe(struct vcpu_kvm *vcpu, char *buf, size_t size)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+		snprintf(buf, size, "at rip %#llx", (unsigned long long)regs.rip);
+	else
+		snprintf(buf, size, "(registers unreadable: %s)", strerror(errno));
 }

@@ -31,7 +31,7 @@
 #include "virtio/mmio.h"
 #include "virtio/p9_proto.h"
 #include "virtio/p9_server.h"
-#include "vm/vm.h"
+#include "vm/machine.h"
 
 #define ROOT 1 /* the fid every test attaches */
 #define SECRET "SECRET host data outside the share\n"
@@ -1639,7 +1639,7 @@ static void many_fids(void **state)
 #define MEM_SIZE (1 * MiB)
 
 struct vfx {
-	struct vm vm;
+	struct machine vm;
 	struct virtio_9p *v;
 	struct fx *tree;
 	uint16_t avail_idx;
@@ -1666,12 +1666,12 @@ static struct vfx *vfx_new(const char *tag)
 	if (virtio_9p_init(g->v, &share, &err))
 		fail_msg("virtio_9p_init: %s", err.msg);
 	struct virtio_device *dev = &g->v->dev;
-	dev->vm = &g->vm;
+	dev->machine = &g->vm;
 	pthread_mutex_init(&dev->lock, NULL);
 	dev->irq_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		dev->kick_fd[q] = -1;
-	dev->driver_features = dev->ops->features | (1ULL << VIRTIO_F_VERSION_1);
+	dev->driver_features = dev->features | (1ULL << VIRTIO_F_VERSION_1);
 	dev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 		      VIRTIO_STATUS_DRIVER_OK;
 	struct virtq *q = &dev->vq[0];
@@ -1730,10 +1730,10 @@ static void virtio_glue(void **state)
 	struct virtio_device *dev = &g->v->dev;
 	uint8_t cfg[8] = { 0 };
 
-	assert_int_equal(dev->ops->device_id, VIRTIO_ID_9P);
-	assert_true(dev->ops->features & (1ULL << VIRTIO_9P_MOUNT_TAG));
-	assert_true(dev->ops->own_thread);
-	assert_int_equal(dev->ops->config_size, 2 + 6);
+	assert_int_equal(dev->device_id, VIRTIO_ID_9P);
+	assert_true(dev->features & (1ULL << VIRTIO_9P_MOUNT_TAG));
+	assert_int_equal(dev->queue_service[0], VIRTIO_QUEUE_ON_WORKER);
+	assert_int_equal(dev->config_size, 2 + 6);
 	dev->ops->config_read(dev, 0, cfg, 8);
 	assert_int_equal(cfg[0] | cfg[1] << 8, 6);
 	assert_memory_equal(cfg + 2, "share0", 6);

@@ -22,7 +22,7 @@
 
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
-#include "vm/vm.h"
+#include "vm/machine.h"
 
 #define MiB (1ULL << 20)
 #define SECTOR 512
@@ -44,7 +44,7 @@
 	} while (0)
 
 struct fx {
-	struct vm vm;
+	struct machine vm;
 	struct virtio_blk *blk;
 	struct virtio_device *dev;
 	char path[64];
@@ -107,15 +107,15 @@ static struct fx *fx_new(size_t image_bytes, bool ro, const char *serial)
 	if (virtio_blk_init(f->blk, &disk, &err))
 		fail_msg("virtio_blk_init: %s", err.msg);
 
-	/* What virtio_mmio_add and a driver's setup would have done. */
+	/* What virtio_device_attach and a driver's setup would have done. */
 	struct virtio_device *dev = &f->blk->dev;
 	f->dev = dev;
-	dev->vm = &f->vm;
+	dev->machine = &f->vm;
 	pthread_mutex_init(&dev->lock, NULL);
 	dev->irq_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		dev->kick_fd[q] = -1;
-	dev->driver_features = dev->ops->features | (1ULL << VIRTIO_F_VERSION_1) |
+	dev->driver_features = dev->features | (1ULL << VIRTIO_F_VERSION_1) |
 			       (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	dev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 		      VIRTIO_STATUS_DRIVER_OK;

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <lz4.h>
 
-#include "boot/boot.h"
+#include "arch/x86/kernel.h"
 #include "boot/lz4.h"
 #include "vm/memory.h"
 
@@ -212,15 +212,15 @@ static void bzimage_load_packed(void **state)
 	struct guest_memory *mem = *state;
 	struct bz b = bz_make(0x4000, 16 * MiB);
 	put16(b.img + 0x236, 0x0003); /* KERNEL_64 | CAN_BE_LOADED_ABOVE_4G */
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 
 	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), 0);
-	assert_int_equal(boot.protocol, BOOT_LINUX_64);
-	assert_int_equal(boot.entry, 0x100200);
-	assert_int_equal(boot.kernel_start, LOAD);
-	assert_int_equal(boot.kernel_end, LOAD + 16 * MiB);
-	assert_string_equal(boot.format, "bzImage");
+	assert_int_equal(boot.protocol, X86_BOOT_LINUX_64);
+	assert_int_equal(boot.boot.entry, 0x100200);
+	assert_int_equal(boot.boot.kernel_start, LOAD);
+	assert_int_equal(boot.boot.kernel_end, LOAD + 16 * MiB);
+	assert_string_equal(boot.boot.format, "bzImage");
 	/* The protected-mode kernel, byte for byte, at 1 MiB; nothing of the setup code. */
 	assert_memory_equal(mem->mapping + LOAD, b.img + SETUP_SIZE, 0x4000);
 	assert_int_equal(mem->mapping[LOAD + 0x4000], 0xcc);
@@ -229,32 +229,32 @@ static void bzimage_load_packed(void **state)
 	assert_int_equal(boot.setup_header_len, 0x202 + HDR_JUMP - 0x1f1);
 	assert_memory_equal(boot.setup_header, b.img + 0x1f1, boot.setup_header_len);
 	assert_int_equal(boot.boot_version, 0x020f);
-	assert_int_equal(boot.initrd_max, UINT64_MAX);
-	assert_int_equal(boot.initrd_size, 0);
+	assert_int_equal(boot.boot.initrd_max, UINT64_MAX);
+	assert_int_equal(boot.boot.initrd_size, 0);
 
 	/* Without XLF_CAN_BE_LOADED_ABOVE_4G the header's initrd_addr_max applies. */
 	put16(b.img + 0x236, 0x0001);
 	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), 0);
-	assert_int_equal(boot.initrd_max, 0x7fffffff);
+	assert_int_equal(boot.boot.initrd_max, 0x7fffffff);
 	bz_free(&b);
 }
 
 static void bzimage_load_footprint(void **state)
 {
 	struct guest_memory *mem = *state;
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 
 	/* init_size smaller than the file: the file's size is the footprint. */
 	struct bz b = bz_make(0x4000, 0x1000);
 	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), 0);
-	assert_int_equal(boot.kernel_end, LOAD + 0x4000);
+	assert_int_equal(boot.boot.kernel_end, LOAD + 0x4000);
 	bz_free(&b);
 
 	/* Ending exactly at the end of RAM still fits. */
 	b = bz_make(0x4000, (uint32_t)(RAM - LOAD));
 	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), 0);
-	assert_int_equal(boot.kernel_end, RAM);
+	assert_int_equal(boot.boot.kernel_end, RAM);
 	bz_free(&b);
 
 	/* One byte more does not. */
@@ -387,19 +387,19 @@ static void elf_load_good(void **state)
 	struct guest_memory *mem = *state;
 	size_t size;
 	uint8_t *img = elf_make(two_loads, 2, TWO_LOADS_ENTRY, &size);
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 
 	assert_true(elf_detect(img, size));
 	assert_false(bzimage_detect(img, size));
 	assert_int_equal(elf_load(mem, img, size, &boot, &err), 0);
-	assert_int_equal(boot.protocol, BOOT_LINUX_64);
-	assert_int_equal(boot.entry, TWO_LOADS_ENTRY);
-	assert_int_equal(boot.kernel_start, 0x1000000);
-	assert_int_equal(boot.kernel_end, 0x1405000);
-	assert_int_equal(boot.initrd_max, UINT64_MAX);
+	assert_int_equal(boot.protocol, X86_BOOT_LINUX_64);
+	assert_int_equal(boot.boot.entry, TWO_LOADS_ENTRY);
+	assert_int_equal(boot.boot.kernel_start, 0x1000000);
+	assert_int_equal(boot.boot.kernel_end, 0x1405000);
+	assert_int_equal(boot.boot.initrd_max, UINT64_MAX);
 	assert_false(boot.has_setup_header);
-	assert_string_equal(boot.format, "ELF");
+	assert_string_equal(boot.boot.format, "ELF");
 	check_two_loads(mem);
 	free(img);
 }
@@ -421,15 +421,15 @@ static void elf_load_pvh_note(void **state)
 	};
 	size_t size;
 	uint8_t *img = elf_make(segs, 3, TWO_LOADS_ENTRY, &size);
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 
 	assert_int_equal(elf_load(mem, img, size, &boot, &err), 0);
-	assert_int_equal(boot.protocol, BOOT_PVH);
-	assert_int_equal(boot.entry, pvh_entry);
-	assert_string_equal(boot.format, "ELF (PVH)");
-	assert_int_equal(boot.kernel_start, 0x1000000);
-	assert_int_equal(boot.kernel_end, 0x1405000);
+	assert_int_equal(boot.protocol, X86_BOOT_PVH);
+	assert_int_equal(boot.boot.entry, pvh_entry);
+	assert_string_equal(boot.boot.format, "ELF (PVH)");
+	assert_int_equal(boot.boot.kernel_start, 0x1000000);
+	assert_int_equal(boot.boot.kernel_end, 0x1405000);
 	check_two_loads(mem);
 	free(img);
 
@@ -439,8 +439,8 @@ static void elf_load_pvh_note(void **state)
 	const struct seg segs2[] = { two_loads[0], { PT_NOTE, 0, n, n, 0, notes } };
 	img = elf_make(segs2, 2, TWO_LOADS_ENTRY, &size);
 	assert_int_equal(elf_load(mem, img, size, &boot, &err), 0);
-	assert_int_equal(boot.protocol, BOOT_LINUX_64);
-	assert_int_equal(boot.entry, TWO_LOADS_ENTRY);
+	assert_int_equal(boot.protocol, X86_BOOT_LINUX_64);
+	assert_int_equal(boot.boot.entry, TWO_LOADS_ENTRY);
 	free(img);
 
 	/* A note whose size runs past its segment is ignored, not read past. */
@@ -448,14 +448,14 @@ static void elf_load_pvh_note(void **state)
 	const struct seg segs3[] = { two_loads[0], { PT_NOTE, 0, n - 4, n - 4, 0, notes } };
 	img = elf_make(segs3, 2, TWO_LOADS_ENTRY, &size);
 	assert_int_equal(elf_load(mem, img, size, &boot, &err), 0);
-	assert_int_equal(boot.protocol, BOOT_LINUX_64);
+	assert_int_equal(boot.protocol, X86_BOOT_LINUX_64);
 	free(img);
 }
 
 static void elf_expect(const struct guest_memory *mem, const uint8_t *img, size_t size, int rc,
 		       const char *why)
 {
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 	assert_int_equal(elf_load(mem, img, size, &boot, &err), rc);
 	assert_contains(err.msg, why);
@@ -586,7 +586,7 @@ static void elf_segment_rejects(void **state)
 	/* Last byte of the bss is still inside. */
 	eh.e_entry = 0x1404fff;
 	ehdr_put(img, &eh);
-	struct boot_info boot;
+	struct x86_kernel boot;
 	assert_int_equal(elf_load(mem, img, size, &boot, NULL), 0);
 	free(img);
 
@@ -653,23 +653,23 @@ static void bzimage_lz4_unpacked(void **state)
 	uint8_t *vmlinux = vmlinux_make(&vlen);
 	uint8_t *payload = lz4_frame(vmlinux, vlen, (uint32_t)vlen, &plen, NULL, NULL);
 	struct bz b = bz_with_payload(payload, plen, 24 * MiB);
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 
 	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), 0);
 	/* Loaded at the ELF's own addresses and entered at e_entry in long mode. */
-	assert_int_equal(boot.protocol, BOOT_LINUX_64);
-	assert_int_equal(boot.entry, TWO_LOADS_ENTRY);
-	assert_int_equal(boot.kernel_start, 0x1000000);
+	assert_int_equal(boot.protocol, X86_BOOT_LINUX_64);
+	assert_int_equal(boot.boot.entry, TWO_LOADS_ENTRY);
+	assert_int_equal(boot.boot.kernel_start, 0x1000000);
 	/* init_size past the segments' end still belongs to the kernel. */
-	assert_int_equal(boot.kernel_end, 0x1000000 + 24 * MiB);
-	assert_contains(boot.format, "LZ4");
+	assert_int_equal(boot.boot.kernel_end, 0x1000000 + 24 * MiB);
+	assert_contains(boot.boot.format, "LZ4");
 	check_two_loads(mem);
 	/* Nothing went to the bzImage load address. */
 	assert_int_equal(mem->mapping[LOAD], 0xcc);
 	assert_true(boot.has_setup_header);
 	assert_memory_equal(boot.setup_header, b.img + 0x1f1, boot.setup_header_len);
-	assert_int_equal(boot.initrd_max, 0x7fffffff);
+	assert_int_equal(boot.boot.initrd_max, 0x7fffffff);
 	bz_free(&b);
 
 	/* init_size past the end of RAM is refused, as on the packed path. */
@@ -681,7 +681,7 @@ static void bzimage_lz4_unpacked(void **state)
 	/* A small init_size leaves kernel_end at the segments' end. */
 	b = bz_with_payload(payload, plen, 0x1000);
 	assert_int_equal(bzimage_load(mem, b.img, b.size, LOAD, &boot, &err), 0);
-	assert_int_equal(boot.kernel_end, 0x1405000);
+	assert_int_equal(boot.boot.kernel_end, 0x1405000);
 	bz_free(&b);
 	free(payload);
 	free(vmlinux);
@@ -692,7 +692,7 @@ static void bzimage_lz4_errors(void **state)
 	struct guest_memory *mem = *state;
 	size_t vlen, plen, boff, blen;
 	uint8_t *vmlinux = vmlinux_make(&vlen);
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 
 	/* Corrupt block: all 0xff is a run of literal-length bytes that never ends. */
@@ -841,21 +841,21 @@ static int tmp_cleanup(void **state)
 static void load_kernel_files(void **state)
 {
 	struct guest_memory *mem = *state;
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct ember_err err = { "" };
 
 	struct bz b = bz_make(0x4000, 8 * MiB);
 	char *path = tmp_file(b.img, b.size);
-	assert_int_equal(boot_load_kernel(mem, path, LOAD, &boot, &err), 0);
-	assert_string_equal(boot.format, "bzImage");
-	assert_int_equal(boot.entry, 0x100200);
+	assert_int_equal(x86_load_kernel(mem, path, LOAD, &boot, &err), 0);
+	assert_string_equal(boot.boot.format, "bzImage");
+	assert_int_equal(boot.boot.entry, 0x100200);
 	assert_memory_equal(mem->mapping + LOAD, b.img + SETUP_SIZE, 0x4000);
 	tmp_remove(path);
 
 	/* A bad bzImage: the reason is prefixed with the flag and path. */
 	put32(b.img + 0x260, 0);
 	path = tmp_file(b.img, b.size);
-	assert_int_equal(boot_load_kernel(mem, path, LOAD, &boot, &err), -EINVAL);
+	assert_int_equal(x86_load_kernel(mem, path, LOAD, &boot, &err), -EINVAL);
 	char why[128];
 	snprintf(why, sizeof(why), "--kernel %s: bzImage header has init_size 0", path);
 	assert_contains(err.msg, why);
@@ -865,9 +865,9 @@ static void load_kernel_files(void **state)
 	size_t size;
 	uint8_t *elf = elf_make(two_loads, 2, TWO_LOADS_ENTRY, &size);
 	path = tmp_file(elf, size);
-	assert_int_equal(boot_load_kernel(mem, path, LOAD, &boot, &err), 0);
-	assert_string_equal(boot.format, "ELF");
-	assert_int_equal(boot.entry, TWO_LOADS_ENTRY);
+	assert_int_equal(x86_load_kernel(mem, path, LOAD, &boot, &err), 0);
+	assert_string_equal(boot.boot.format, "ELF");
+	assert_int_equal(boot.boot.entry, TWO_LOADS_ENTRY);
 	check_two_loads(mem);
 	tmp_remove(path);
 	free(elf);
@@ -876,21 +876,21 @@ static void load_kernel_files(void **state)
 	char text[1024];
 	memset(text, 'x', sizeof(text));
 	path = tmp_file(text, sizeof(text));
-	assert_int_equal(boot_load_kernel(mem, path, LOAD, &boot, &err), -EINVAL);
+	assert_int_equal(x86_load_kernel(mem, path, LOAD, &boot, &err), -EINVAL);
 	assert_contains(err.msg, "--kernel ");
 	assert_contains(err.msg, "not a bzImage or ELF vmlinux");
 	tmp_remove(path);
 
 	/* Empty file, missing file, a directory. */
 	path = tmp_file("", 0);
-	assert_int_equal(boot_load_kernel(mem, path, LOAD, &boot, &err), -EINVAL);
+	assert_int_equal(x86_load_kernel(mem, path, LOAD, &boot, &err), -EINVAL);
 	assert_contains(err.msg, "not a regular, non-empty file");
 	assert_contains(err.msg, path);
 	tmp_remove(path);
-	assert_int_equal(boot_load_kernel(mem, "/nonexistent/ember/vmlinuz", LOAD, &boot, &err),
+	assert_int_equal(x86_load_kernel(mem, "/nonexistent/ember/vmlinuz", LOAD, &boot, &err),
 			 -ENOENT);
 	assert_contains(err.msg, "--kernel /nonexistent/ember/vmlinuz: No such file or directory");
-	assert_int_equal(boot_load_kernel(mem, "/tmp", LOAD, &boot, &err), -EINVAL);
+	assert_int_equal(x86_load_kernel(mem, "/tmp", LOAD, &boot, &err), -EINVAL);
 	assert_contains(err.msg, "--kernel /tmp: not a regular, non-empty file");
 }
 

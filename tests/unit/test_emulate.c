@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cpu/emulate/emulate.h"
+#include "arch/x86/emulate/emulate.h"
 
 #define RAM_SIZE	(4u << 20)
 #define MMIO_BASE	0xd0000000ULL

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests for cpu/emulate/decode.c: instruction lengths and fields in
+ * Unit tests for arch/x86/emulate/decode.c: instruction lengths and fields in
  * 64-, 32- and 16-bit code, and malformed input.  The length table was
  * cross-checked against GNU objdump.
  */
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cpu/emulate/emulate.h"
+#include "arch/x86/emulate/emulate.h"
 
 /* Parses "0f 01 ca" into bytes; returns the count. */
 static size_t hex(const char *s, uint8_t *out, size_t max)

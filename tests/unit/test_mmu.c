@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests for cpu/emulate/mmu.c and access.c: page walks over page
+ * Unit tests for arch/x86/emulate/mmu.c and access.c: page walks over page
  * tables built by hand in a fake guest-physical memory, for every paging
  * mode, page size and permission rule the walker implements.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cpu/emulate/emulate.h"
+#include "arch/x86/emulate/emulate.h"
 
 #define RAM_SIZE	(8u << 20)
 #define TABLES		0x100000ULL	/* page tables are allocated from here */

@@ -29,7 +29,7 @@ static int run_sandboxed(void (*body)(int dirfd), char *err, size_t err_size)
 		close(pipefd[0]);
 		int dirfd = open("/proc/self", O_PATH | O_DIRECTORY);
 		struct ember_err e;
-		if (dirfd < 0 || sandbox_apply(&e) < 0)
+		if (dirfd < 0 || sandbox_apply(NULL, 0, &e) < 0)
 			_exit(99);
 		body(dirfd);
 		_exit(0);

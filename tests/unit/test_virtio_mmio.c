@@ -2,7 +2,7 @@
 /*
  * virtio/mmio.c's register file (virtio 1.2 §4.2.2), driven through
  * virtio_mmio_access() on a fake device: no KVM, no irqfd (irq_fd = -1),
- * a fake VM that only has guest memory.
+ * a fake machine that only has guest memory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "virtio/mmio.h"
-#include "vm/vm.h"
+#include "vm/machine.h"
 
 #define RAM_SIZE  0x20000ULL
 #define DESC_GPA  0x1000ULL
@@ -62,19 +62,13 @@ static void fake_reset(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops fake_ops = {
-	.name = "virtio-fake",
-	.device_id = FAKE_DEVICE_ID,
-	.num_queues = 2,
-	.queue_max_size = FAKE_QMAX,
-	.features = 1ULL << FAKE_FEATURE,
-	.config_size = sizeof(fake.config),
 	.config_read = fake_config_read,
 	.config_write = fake_config_write,
 	.activate = fake_activate,
 	.reset = fake_reset,
 };
 
-static struct vm vm;
+static struct machine vm;
 static struct virtio_device dev;
 static struct virtio_mmio t;
 
@@ -91,8 +85,15 @@ static int setup(void **state)
 		fail_msg("guest_memory_create: %s", err.msg);
 	for (unsigned i = 0; i < sizeof(fake.config); i++)
 		fake.config[i] = (uint8_t)(0x10 + i);
+	/* What a device constructor fills in. */
+	dev.name = "virtio-fake";
+	dev.device_id = FAKE_DEVICE_ID;
+	dev.num_queues = 2;
+	dev.queue_max_size = FAKE_QMAX;
+	dev.features = 1ULL << FAKE_FEATURE;
+	dev.config_size = sizeof(fake.config);
 	dev.ops = &fake_ops;
-	dev.vm = &vm;
+	dev.machine = &vm;
 	dev.irq_fd = -1;
 	dev.broken_logged = true; /* keeps virtio_set_needs_reset()'s one log line out of test output */
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)

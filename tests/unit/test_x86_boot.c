@@ -127,7 +127,7 @@ static void e820_respects_max(void **state)
 }
 
 /* A bzImage-style setup header as bzimage_load leaves it in boot_info. */
-static void bz_boot_info(struct boot_info *boot)
+static void bz_boot_info(struct x86_kernel *boot)
 {
 	memset(boot, 0, sizeof(*boot));
 	boot->has_setup_header = true;
@@ -155,13 +155,13 @@ static void boot_params_bzimage(void **state)
 {
 	(void)state;
 	static uint8_t zp[BOOT_PARAMS_SIZE];
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct guest_memory mem;
 	struct e820_entry e[E820_MAX];
 	bz_boot_info(&boot);
-	boot.cmdline_gpa = ARCH_CMDLINE_ADDR;
-	boot.initrd_gpa = 0x7f00000;
-	boot.initrd_size = 0x123456;
+	boot.boot.cmdline_gpa = ARCH_CMDLINE_ADDR;
+	boot.boot.initrd_gpa = 0x7f00000;
+	boot.boot.initrd_size = 0x123456;
 	fake_memory(&mem, 256 * MiB);
 	unsigned n = e820_build(&mem, e, E820_MAX);
 
@@ -205,12 +205,12 @@ static void boot_params_high_addresses(void **state)
 {
 	(void)state;
 	static uint8_t zp[BOOT_PARAMS_SIZE];
-	struct boot_info boot;
+	struct x86_kernel boot;
 	struct e820_entry e[1] = { { 0, 0x9fc00, E820_RAM } };
 	bz_boot_info(&boot);
-	boot.cmdline_gpa = 0x123456000ULL;
-	boot.initrd_gpa = 0x140000000ULL;  /* 5 GiB */
-	boot.initrd_size = 0x100001000ULL; /* just over 4 GiB */
+	boot.boot.cmdline_gpa = 0x123456000ULL;
+	boot.boot.initrd_gpa = 0x140000000ULL;  /* 5 GiB */
+	boot.boot.initrd_size = 0x100001000ULL; /* just over 4 GiB */
 
 	boot_params_build(zp, &boot, e, 1, 0);
 	assert_int_equal(rd32(zp + BP_CMD_LINE_PTR), 0x23456000);
@@ -221,7 +221,7 @@ static void boot_params_high_addresses(void **state)
 	assert_int_equal(rd32(zp + BP_EXT_RAMDISK_SIZE), 0x1);
 
 	/* No initrd: all four ramdisk fields are zero. */
-	boot.initrd_size = 0;
+	boot.boot.initrd_size = 0;
 	boot_params_build(zp, &boot, e, 1, 0);
 	assert_int_equal(rd32(zp + BP_RAMDISK_IMAGE), 0);
 	assert_int_equal(rd32(zp + BP_RAMDISK_SIZE), 0);
@@ -234,9 +234,9 @@ static void boot_params_elf(void **state)
 {
 	(void)state;
 	static uint8_t zp[BOOT_PARAMS_SIZE];
-	struct boot_info boot;
+	struct x86_kernel boot;
 	memset(&boot, 0, sizeof(boot));
-	boot.cmdline_gpa = ARCH_CMDLINE_ADDR;
+	boot.boot.cmdline_gpa = ARCH_CMDLINE_ADDR;
 	struct e820_entry e[2] = { { 0, 0x9fc00, E820_RAM }, { 0x100000, 63 * MiB, E820_RAM } };
 
 	boot_params_build(zp, &boot, e, 2, 0);
@@ -257,7 +257,7 @@ static void boot_params_e820_clamped(void **state)
 	(void)state;
 	static uint8_t zp[BOOT_PARAMS_SIZE];
 	static struct e820_entry e[E820_MAX + 10];
-	struct boot_info boot;
+	struct x86_kernel boot;
 	memset(&boot, 0, sizeof(boot));
 	for (unsigned i = 0; i < E820_MAX + 10; i++)
 		e[i] = (struct e820_entry){ (uint64_t)i << 24, 1 << 24, E820_RAM };

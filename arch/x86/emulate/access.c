@@ -7,7 +7,7 @@
  */
 #include <errno.h>
 
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 /* Outside 64-bit mode linear addresses are 32 bits and wrap (Vol 3A §3.4). */
 uint64_t emu_la_mask(const struct emu_cpu *cpu)

@@ -7,7 +7,7 @@
  */
 #include <errno.h>
 
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 uint64_t emu_le_get(const uint8_t *p, unsigned size)
 {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 enum emu_mode emu_cpu_mode(const struct emu_cpu *cpu)
 {

@@ -13,7 +13,7 @@
  */
 #include <errno.h>
 
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 #define PTE_P	(1ULL << 0)
 #define PTE_RW	(1ULL << 1)

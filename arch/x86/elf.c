@@ -6,7 +6,7 @@
  * image is entered in long mode at e_entry like the 64-bit boot protocol
  * (Linux links vmlinux with a physical e_entry, phys_startup_64).
  */
-#include "boot/boot.h"
+#include "arch/x86/kernel.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -64,7 +64,7 @@ static bool find_pvh_note(const uint8_t *img, const Elf64_Phdr *ph, uint64_t *en
 }
 
 int elf_load(const struct guest_memory *mem, const uint8_t *img, size_t size,
-	     struct boot_info *boot, struct ember_err *err)
+	     struct x86_kernel *k, struct ember_err *err)
 {
 	Elf64_Ehdr eh;
 	if (size < sizeof(eh))
@@ -74,8 +74,10 @@ int elf_load(const struct guest_memory *mem, const uint8_t *img, size_t size,
 	if (rc)
 		return rc;
 
-	memset(boot, 0, sizeof(*boot));
-	boot->protocol = BOOT_LINUX_64;
+	struct boot_info *boot = &k->boot;
+
+	memset(k, 0, sizeof(*k));
+	k->protocol = X86_BOOT_LINUX_64;
 	boot->entry = eh.e_entry;
 	boot->kernel_start = UINT64_MAX;
 	boot->initrd_max = UINT64_MAX;
@@ -92,7 +94,7 @@ int elf_load(const struct guest_memory *mem, const uint8_t *img, size_t size,
 		if (ph.p_type == PT_NOTE) {
 			uint64_t pvh;
 			if (find_pvh_note(img, &ph, &pvh)) {
-				boot->protocol = BOOT_PVH;
+				k->protocol = X86_BOOT_PVH;
 				boot->entry = pvh;
 			}
 			continue;
@@ -117,7 +119,7 @@ int elf_load(const struct guest_memory *mem, const uint8_t *img, size_t size,
 	if (boot->entry < boot->kernel_start || boot->entry >= boot->kernel_end)
 		return ember_fail(err, EINVAL, "ELF entry point %#llx is outside its loaded segments",
 				  (unsigned long long)boot->entry);
-	if (boot->protocol == BOOT_PVH)
+	if (k->protocol == X86_BOOT_PVH)
 		boot->format = "ELF (PVH)";
 	return 0;
 }

@@ -16,8 +16,8 @@
  * callback returned an error, bad arguments); anything the guest caused is
  * reported in struct emu_result as an exception to inject.
  */
-#ifndef EMBER_CPU_EMULATE_EMULATE_H
-#define EMBER_CPU_EMULATE_EMULATE_H
+#ifndef EMBER_ARCH_X86_EMULATE_EMULATE_H
+#define EMBER_ARCH_X86_EMULATE_EMULATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

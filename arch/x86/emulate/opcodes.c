@@ -7,7 +7,7 @@
  * The 0f 38 map always has a ModRM and no immediate; 0f 3a always has a
  * ModRM and an imm8 (Vol 2D Tables A-4, A-5), so they need no table.
  */
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 #define NO 0					/* opcode only */
 #define M0 OP_MODRM				/* ModRM */

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 /*
  * An 8-byte operand that straddles two pages cannot be one host atomic:

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 /* Reads bytes[pos] of an instruction, never past 15 or the caller's buffer. */
 struct dec {

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cpu/emulate/emulate.h"
+#include "arch/x86/emulate/emulate.h"
 
 #if defined(__x86_64__)
 

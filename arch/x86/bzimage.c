@@ -4,7 +4,7 @@
  * for the 64-bit boot protocol (Documentation/arch/x86/boot.rst, "64-bit
  * BOOT PROTOCOL").  The real-mode setup code is never run.
  */
-#include "boot/boot.h"
+#include "arch/x86/kernel.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -81,7 +81,7 @@ int bzimage_parse(const uint8_t *img, size_t size, struct bzimage_header *hdr,
  * skips its decompressor entirely.  Returns 1 if the payload is not LZ4.
  */
 static int load_unpacked(const struct guest_memory *mem, const uint8_t *img,
-			 const struct bzimage_header *hdr, struct boot_info *boot,
+			 const struct bzimage_header *hdr, struct x86_kernel *k,
 			 struct ember_err *err)
 {
 	const uint8_t *payload = img + hdr->setup_size + hdr->payload_offset;
@@ -95,13 +95,13 @@ static int load_unpacked(const struct guest_memory *mem, const uint8_t *img,
 	int rc = lz4_unpack_legacy(payload, len - 4, unpacked_size, &vmlinux, err);
 	if (rc)
 		return rc;
-	rc = elf_load(mem, vmlinux, unpacked_size, boot, err);
+	rc = elf_load(mem, vmlinux, unpacked_size, k, err);
 	if (rc == 0) {
 		/* startup_64 with boot_params (e_entry), even if vmlinux has a PVH note. */
 		Elf64_Ehdr eh;
 		memcpy(&eh, vmlinux, sizeof(eh));
-		boot->protocol = BOOT_LINUX_64;
-		boot->entry = eh.e_entry;
+		k->protocol = X86_BOOT_LINUX_64;
+		k->boot.entry = eh.e_entry;
 	}
 	free(vmlinux);
 	return rc;
@@ -110,8 +110,9 @@ static int load_unpacked(const struct guest_memory *mem, const uint8_t *img,
 /* The protected-mode kernel as is, decompressed by its own code in the guest. */
 static int load_packed(const struct guest_memory *mem, const uint8_t *img, size_t size,
 		       const struct bzimage_header *hdr, uint64_t load_addr,
-		       struct boot_info *boot, struct ember_err *err)
+		       struct x86_kernel *k, struct ember_err *err)
 {
+	struct boot_info *boot = &k->boot;
 	size_t kernel_size = size - hdr->setup_size;
 	/* The kernel decompresses in place and needs init_size bytes from its load address. */
 	uint64_t footprint = hdr->init_size > kernel_size ? hdr->init_size : kernel_size;
@@ -122,8 +123,8 @@ static int load_packed(const struct guest_memory *mem, const uint8_t *img, size_
 				  (unsigned long long)(footprint >> 20) + 1, (unsigned long long)load_addr);
 	memcpy(dst, img + hdr->setup_size, kernel_size);
 
-	memset(boot, 0, sizeof(*boot));
-	boot->protocol = BOOT_LINUX_64;
+	memset(k, 0, sizeof(*k));
+	k->protocol = X86_BOOT_LINUX_64;
 	boot->entry = load_addr + 0x200; /* startup_64 */
 	boot->kernel_start = load_addr;
 	boot->kernel_end = load_addr + footprint;
@@ -132,14 +133,15 @@ static int load_packed(const struct guest_memory *mem, const uint8_t *img, size_
 }
 
 int bzimage_load(const struct guest_memory *mem, const uint8_t *img, size_t size,
-		 uint64_t load_addr, struct boot_info *boot, struct ember_err *err)
+		 uint64_t load_addr, struct x86_kernel *k, struct ember_err *err)
 {
+	struct boot_info *boot = &k->boot;
 	struct bzimage_header hdr;
 	int rc = bzimage_parse(img, size, &hdr, err);
 	if (rc)
 		return rc;
 
-	rc = load_unpacked(mem, img, &hdr, boot, err);
+	rc = load_unpacked(mem, img, &hdr, k, err);
 	if (rc == 0) {
 		/* The kernel still uses memory up to init_size past where it runs. */
 		if (boot->kernel_start + hdr.init_size > boot->kernel_end)
@@ -151,15 +153,15 @@ int bzimage_load(const struct guest_memory *mem, const uint8_t *img, size_t size
 					  (unsigned long long)boot->kernel_start);
 		boot->format = "bzImage (LZ4, unpacked by ember)";
 	} else if (rc > 0) {
-		rc = load_packed(mem, img, size, &hdr, load_addr, boot, err);
+		rc = load_packed(mem, img, size, &hdr, load_addr, k, err);
 	}
 	if (rc)
 		return rc;
 
-	boot->has_setup_header = true;
-	boot->setup_header_len = hdr.header_len;
-	memcpy(boot->setup_header, img + BZIMAGE_HDR_OFFSET, hdr.header_len);
-	boot->boot_version = hdr.version;
+	k->has_setup_header = true;
+	k->setup_header_len = hdr.header_len;
+	memcpy(k->setup_header, img + BZIMAGE_HDR_OFFSET, hdr.header_len);
+	k->boot_version = hdr.version;
 	boot->initrd_max = hdr.initrd_addr_max;
 	/* XLF_CAN_BE_LOADED_ABOVE_4G (bit 1) lets the initrd live anywhere. */
 	if (hdr.xloadflags & (1u << 1))

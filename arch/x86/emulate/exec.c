@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 static int exec_unsupported(struct emu_env *e)
 {

@@ -2,12 +2,12 @@
 /*
  * Shared between the emulator's own files; the VMM includes emulate.h only.
  */
-#ifndef EMBER_CPU_EMULATE_INTERNAL_H
-#define EMBER_CPU_EMULATE_INTERNAL_H
+#ifndef EMBER_ARCH_X86_EMULATE_INTERNAL_H
+#define EMBER_ARCH_X86_EMULATE_INTERNAL_H
 
 #include <errno.h>
 
-#include "cpu/emulate/emulate.h"
+#include "arch/x86/emulate/emulate.h"
 
 /* Architectural bits (SDM Vol 3A §2.5, §2.2.1, Vol 1 §3.4.3). */
 #define X86_CR0_PE	(1ULL << 0)

@@ -5,7 +5,7 @@
  * "MOVSX").  These are what MMIO accesses compile to, so they are the
  * first forms user-space MMIO emulation needs.  No flags are changed.
  */
-#include "cpu/emulate/internal.h"
+#include "arch/x86/emulate/internal.h"
 
 static uint64_t sign_extend(uint64_t v, unsigned size)
 {
