@@ -17,7 +17,7 @@ LIB_SRCS  := $(sort $(wildcard vm/*.c cpu/*.c virtio/*.c boot/*.c arch/$(ARCH)/*
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libember.a
 
-.PHONY: all deps guest run check test unit guests integration bench clean asan
+.PHONY: all deps guest run check test unit layers guests integration bench clean asan
 all: ember
 
 # The shipped binary is stripped (size is a feature); debug with build/ember.debug.
@@ -50,13 +50,18 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 unit: $(UNIT_BINS)
 	@scripts/run-unit-tests.sh $(UNIT_BINS)
 
+# The layering rules of DESIGN.md: includes go down, no directory circle,
+# device unit tests link without the orchestrator (reads the unit binaries).
+layers: $(UNIT_BINS)
+	@scripts/check-layers.sh $(BUILD)/tests/unit
+
 # ---- tiny freestanding guests and the guest kernel/initramfs -------------
 include tests/guests/guests.mk
 include rootfs/rootfs.mk
 include tests/bench/bench.mk
 
 # Fast loop for development: unit tests and tiny guests under real KVM.
-check: ember unit guests-test
+check: ember unit layers guests-test
 
 # The whole suite (README's test command; .ci/run calls exactly this).
 test: deps

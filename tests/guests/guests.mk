@@ -7,7 +7,7 @@
 
 GUEST_DIR     := tests/guests
 GUEST_NAMES   := hello exit_status triple_fault unknown_port uart_probe boot_timer cpus spin \
-                 virtio_hostile
+                 virtio_hostile count
 GUEST_BINS    := $(GUEST_NAMES:%=$(BUILD)/guests/%.elf)
 GUEST_RT_OBJS := $(BUILD)/guests/start.o $(BUILD)/guests/lib.o
 
@@ -21,12 +21,20 @@ GUEST_CFLAGS  := -std=c11 -m64 -Os -Wall -Wextra -Werror -I. -I$(GUEST_DIR) \
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_DIR)/guest.ld \
                  -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
 
+# Host programs that drive the orchestrator's steps directly (linked with
+# the VMM library, built with the VMM's flags).
+GUEST_HOST_BINS := $(BUILD)/guests/lifecycle
+
 .PHONY: guests guests-test
-guests: $(GUEST_BINS)
+guests: $(GUEST_BINS) $(GUEST_HOST_BINS)
 .PRECIOUS: $(BUILD)/guests/%.o
 
-guests-test: ember $(GUEST_BINS)
+guests-test: ember $(GUEST_BINS) $(GUEST_HOST_BINS)
 	@$(GUEST_DIR)/run.sh
+
+$(BUILD)/guests/lifecycle: $(GUEST_DIR)/lifecycle.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/guests/%.o: $(GUEST_DIR)/%.c
 	@mkdir -p $(dir $@)

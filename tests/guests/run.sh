@@ -180,7 +180,7 @@ sandboxed() {
 # ---- preflight: without these nothing below means anything ---------------
 missing=
 [ -x "$EMBER" ] || missing="$missing $EMBER"
-for f in hello exit_status triple_fault unknown_port uart_probe boot_timer cpus spin virtio_hostile; do
+for f in hello exit_status triple_fault unknown_port uart_probe boot_timer cpus spin virtio_hostile count; do
 	[ -f "$G/$f.elf" ] || missing="$missing $G/$f.elf"
 done
 if [ -n "$missing" ]; then
@@ -237,6 +237,16 @@ stops_within  timeout-1s          3     124   run --kernel "$G/spin.elf" --timeo
 signal_stops  sigterm-stops       TERM    143
 signal_stops  sigint-stops        INT     130
 sandboxed     sandbox-active
+
+# The orchestrator's pause/resume seam (what snapshots build on): a host
+# program drives vm_create/boot/start/pause/resume/destroy on the count guest.
+if [[ -z $FILTER || lifecycle == *$FILTER* ]]; then
+	if timeout -k 5 "$TIMEOUT" "$G/lifecycle" "$G/count.elf" </dev/null >"$tmp/out" 2>"$tmp/err"; then
+		ok "lifecycle-pause-resume ($(grep -c '^ok' "$tmp/out") steps)"
+	else
+		not_ok "lifecycle-pause-resume" "exit $?; $(grep -v '^ok' "$tmp/out" | head -3 | tr '\n' ' ')$(show "$tmp/err")"
+	fi
+fi
 
 # ---- bad input: exit 125, one line "ember: ..." on stderr -----------------
 #             name                ember arguments
