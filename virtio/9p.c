@@ -189,16 +189,17 @@ int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct emb
 	v->config[0] = (uint8_t)tag_len; /* le16 tag_len */
 	v->config[1] = (uint8_t)(tag_len >> 8);
 	memcpy(v->config + 2, share->tag, tag_len);
-	struct virtio_device *dev = &v->dev;
-	dev->name = "virtio-9p";
-	dev->device_id = VIRTIO_ID_9P;
-	dev->num_queues = 1;
-	dev->queue_max_size = VIRTIO_9P_QUEUE_SIZE;
-	dev->queue_service[0] = VIRTIO_QUEUE_ON_WORKER;
-	dev->features = 1ULL << VIRTIO_9P_MOUNT_TAG;
-	dev->config_size = (uint32_t)(2 + tag_len); /* follows the tag's length */
-	dev->ops = &p9_ops;
-	dev->priv = v;
+	v->dev = (struct virtio_device){
+		.name = "virtio-9p",
+		.device_id = VIRTIO_ID_9P,
+		.num_queues = 1,
+		.queue_max_size = VIRTIO_9P_QUEUE_SIZE,
+		.queue_service = { VIRTIO_QUEUE_ON_WORKER }, /* host file-system calls block */
+		.features = 1ULL << VIRTIO_9P_MOUNT_TAG,
+		.config_size = (uint32_t)(2 + tag_len), /* follows the tag's length */
+		.ops = &p9_ops,
+		.priv = v,
+	};
 	raise_fd_limit();
 	return 0;
 }

@@ -459,17 +459,20 @@ int virtio_blk_init(struct virtio_blk *blk, const struct ember_disk *disk, struc
 		cfg->write_zeroes_may_unmap = 1;
 	}
 
-	struct virtio_device *dev = &blk->dev;
-	dev->name = "virtio-blk";
-	dev->device_id = VIRTIO_ID_BLOCK;
-	dev->num_queues = 1;
-	dev->queue_max_size = VIRTIO_BLK_QUEUE_SIZE;
-	dev->queue_service[0] = VIRTIO_QUEUE_ON_WORKER;
-	dev->features = BLK_FEATURES | (blk->read_only ? 1ULL << VIRTIO_BLK_F_RO :
-				       (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
-	dev->config_size = VIRTIO_BLK_CONFIG_SIZE;
-	dev->ops = &blk_ops;
-	dev->priv = blk;
+	uint64_t features = BLK_FEATURES | (blk->read_only ? 1ULL << VIRTIO_BLK_F_RO :
+					    (1ULL << VIRTIO_BLK_F_DISCARD) |
+					    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	blk->dev = (struct virtio_device){
+		.name = "virtio-blk",
+		.device_id = VIRTIO_ID_BLOCK,
+		.num_queues = 1,
+		.queue_max_size = VIRTIO_BLK_QUEUE_SIZE,
+		.queue_service = { VIRTIO_QUEUE_ON_WORKER }, /* preadv/pwritev/fdatasync block */
+		.features = features,
+		.config_size = VIRTIO_BLK_CONFIG_SIZE,
+		.ops = &blk_ops,
+		.priv = blk,
+	};
 	return 0;
 fail:
 	virtio_blk_uninit(blk);

@@ -301,16 +301,17 @@ int virtio_console_new(int out_fd, bool with_input, bool hold_input, struct virt
 	con->input_held = hold_input;
 	con->stdin_state = STDIN_DONE;
 
-	struct virtio_device *dev = &con->dev;
-	dev->name = "virtio-console";
-	dev->device_id = VIRTIO_ID_CONSOLE;
-	dev->num_queues = 2;
-	dev->queue_max_size = CONSOLE_QUEUE_SIZE;
-	dev->queue_service[CONSOLE_RX] = VIRTIO_QUEUE_ON_LOOP;
-	dev->queue_service[CONSOLE_TX] = VIRTIO_QUEUE_ON_LOOP;
-	dev->config_size = CONSOLE_CONFIG_SIZE;
-	dev->ops = &console_ops;
-	dev->priv = con;
-	*out = dev;
+	con->dev = (struct virtio_device){
+		.name = "virtio-console",
+		.device_id = VIRTIO_ID_CONSOLE,
+		.num_queues = 2,
+		.queue_max_size = CONSOLE_QUEUE_SIZE,
+		/* Terminal and pipe I/O without waiting: both ports on the event loop. */
+		.queue_service = { [CONSOLE_RX] = VIRTIO_QUEUE_ON_LOOP, [CONSOLE_TX] = VIRTIO_QUEUE_ON_LOOP },
+		.config_size = CONSOLE_CONFIG_SIZE,
+		.ops = &console_ops,
+		.priv = con,
+	};
+	*out = &con->dev;
 	return 0;
 }

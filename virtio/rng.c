@@ -54,14 +54,15 @@ int virtio_rng_new(struct virtio_device **out, struct ember_err *err)
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
 	if (!rng)
 		return ember_fail(err, ENOMEM, "out of memory");
-	struct virtio_device *dev = &rng->dev;
-	dev->name = "virtio-rng";
-	dev->device_id = VIRTIO_ID_RNG;
-	dev->num_queues = 1;
-	dev->queue_max_size = RNG_QUEUE_SIZE;
-	dev->queue_service[0] = VIRTIO_QUEUE_ON_LOOP; /* getrandom() never blocks once seeded */
-	dev->ops = &rng_ops;
-	dev->priv = rng;
-	*out = dev;
+	rng->dev = (struct virtio_device){
+		.name = "virtio-rng",
+		.device_id = VIRTIO_ID_RNG,
+		.num_queues = 1,
+		.queue_max_size = RNG_QUEUE_SIZE,
+		.queue_service = { VIRTIO_QUEUE_ON_LOOP }, /* getrandom() never blocks once seeded */
+		.ops = &rng_ops,
+		.priv = rng,
+	};
+	*out = &rng->dev;
 	return 0;
 }

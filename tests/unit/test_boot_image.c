@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * boot/linux.c, boot/elf.c, boot/lz4.c and boot/loader.c on crafted images:
+ * arch/x86/bzimage.c, arch/x86/elf.c, arch/x86/kernel.c, boot/lz4.c and boot/loader.c on crafted images:
  * bzImage header checks, packed and LZ4-unpacked loading, ELF64 loading with
  * and without a PVH note, initrd placement, and the file-path entry points.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests for cpu/emulate execution: every supported instruction with
+ * Unit tests for arch/x86/emulate execution: every supported instruction with
  * its flags and exceptions, memory operands through a fake guest memory
  * and identity page tables, emu_step's fetch path, emu_host_cmpxchg.
  */
