@@ -60,8 +60,9 @@ include tests/guests/guests.mk
 include rootfs/rootfs.mk
 include tests/bench/bench.mk
 
-# Fast loop for development: unit tests and tiny guests under real KVM.
-check: ember unit layers guests-test
+# Fast loop for development: unit tests (C, and the bench's statistics), the
+# layering rules, and tiny guests under real KVM.
+check: ember unit layers bench-selftest guests-test
 
 # The whole suite (README's test command; .ci/run calls exactly this).
 test: deps
