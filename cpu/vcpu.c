@@ -10,10 +10,31 @@
 #include "cpu/vcpu.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Sleeps while *word == expected (a spurious return is fine: callers loop). */
+static void futex_wait(int *word, int expected)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void set_and_wake(int *word, int value)
+{
+	__atomic_store_n(word, value, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static int load(const int *word)
+{
+	return __atomic_load_n(word, __ATOMIC_SEQ_CST);
+}
 
 int vcpu_create(struct vcpu *vcpu, struct machine *m, struct arch_vm *a, unsigned id, bool verbose,
 		struct ember_err *err)
@@ -23,8 +44,6 @@ int vcpu_create(struct vcpu *vcpu, struct machine *m, struct arch_vm *a, unsigne
 	vcpu->verbose = verbose;
 	vcpu->kvm.vm = a;
 	vcpu->kvm.id = id;
-	pthread_mutex_init(&vcpu->lock, NULL);
-	pthread_cond_init(&vcpu->cond, NULL);
 	return machine_create_vcpu(m, id, &vcpu->kvm.fd, &vcpu->kvm.run, err);
 }
 
@@ -33,8 +52,6 @@ void vcpu_destroy(struct vcpu *vcpu)
 	machine_destroy_vcpu(vcpu->machine, vcpu->kvm.fd, vcpu->kvm.run);
 	vcpu->kvm.run = NULL;
 	vcpu->kvm.fd = -1;
-	pthread_cond_destroy(&vcpu->cond);
-	pthread_mutex_destroy(&vcpu->lock);
 }
 
 static void handle_io(struct vcpu *vcpu)
@@ -122,20 +139,11 @@ static struct vcpu_stop park(struct vcpu *vcpu)
 	}
 	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 
-	pthread_mutex_lock(&vcpu->lock);
-	vcpu->paused = true;
-	pthread_cond_broadcast(&vcpu->cond);
-	while (vcpu->pause_requested && !machine_stopping(vcpu->machine))
-		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
-	vcpu->paused = false;
-	pthread_cond_broadcast(&vcpu->cond);
-	pthread_mutex_unlock(&vcpu->lock);
+	set_and_wake(&vcpu->paused, 1);
+	while (load(&vcpu->pause_requested) && !machine_stopping(vcpu->machine))
+		futex_wait(&vcpu->pause_requested, 1);
+	set_and_wake(&vcpu->paused, 0);
 	return stop;
-}
-
-static bool pause_pending(struct vcpu *vcpu)
-{
-	return __atomic_load_n(&vcpu->pause_requested, __ATOMIC_SEQ_CST);
 }
 
 static void *vcpu_thread(void *arg)
@@ -150,7 +158,7 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
 	while (!machine_stopping(vcpu->machine)) {
-		if (pause_pending(vcpu)) {
+		if (load(&vcpu->pause_requested)) {
 			stop = park(vcpu);
 			if (stop.exit_code >= 0)
 				break;
@@ -174,10 +182,7 @@ static void *vcpu_thread(void *arg)
 	else if (stop.exit_code >= 0)
 		machine_request_stop(vcpu->machine, stop.exit_code);
 	/* A pauser waiting for this vCPU must not wait for a thread that is gone. */
-	pthread_mutex_lock(&vcpu->lock);
-	vcpu->paused = true;
-	pthread_cond_broadcast(&vcpu->cond);
-	pthread_mutex_unlock(&vcpu->lock);
+	set_and_wake(&vcpu->paused, 1);
 	return NULL;
 }
 
@@ -215,23 +220,16 @@ bool vcpu_pause(struct vcpu *vcpu)
 {
 	if (!vcpu->thread_started)
 		return false;
-	pthread_mutex_lock(&vcpu->lock);
-	__atomic_store_n(&vcpu->pause_requested, true, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&vcpu->lock);
+	set_and_wake(&vcpu->pause_requested, 1);
 	vcpu_kick(vcpu);
-	pthread_mutex_lock(&vcpu->lock);
-	while (!vcpu->paused)
-		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
-	pthread_mutex_unlock(&vcpu->lock);
+	while (!load(&vcpu->paused))
+		futex_wait(&vcpu->paused, 0);
 	return !machine_stopping(vcpu->machine);
 }
 
 void vcpu_resume(struct vcpu *vcpu)
 {
-	pthread_mutex_lock(&vcpu->lock);
-	__atomic_store_n(&vcpu->pause_requested, false, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&vcpu->cond);
-	pthread_mutex_unlock(&vcpu->lock);
+	set_and_wake(&vcpu->pause_requested, 0);
 }
 
 void vcpu_join(struct vcpu *vcpu)

@@ -27,10 +27,12 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 
-	pthread_mutex_t lock;         /* guards the pause handshake below */
-	pthread_cond_t cond;
-	bool pause_requested;
-	bool paused;                  /* parked outside KVM_RUN */
+	/*
+	 * The pause handshake: two words, each waited on with a futex (a
+	 * pthread condition variable would add 5 KiB of libc to the binary).
+	 */
+	int pause_requested;          /* 1 while vcpu_pause holds the vCPU */
+	int paused;                   /* 1 while parked outside KVM_RUN (or the thread ended) */
 };
 
 /* Why the vCPU loop should stop: an exit code for the machine (with err for a failure). */

@@ -37,7 +37,7 @@ set_cmd() {
 	# shellcheck disable=SC2054 # commas inside -M and -device values
 	case $1 in
 	ember*) CMD=("$EMBER" run --kernel "$GUEST" --mem "${mem}M") ;;
-	qemu*) CMD=("$QEMU" -M "$QEMU_MACHINE" -accel kvm -cpu host -m "${mem}M"
+	qemu*) CMD=("$QEMU" -M "$QEMU_MACHINE" -accel kvm -cpu "$QEMU_TINY_CPU" -m "${mem}M"
 		-nodefaults -no-user-config -nographic -serial stdio -no-reboot
 		-kernel "$GUEST" -device isa-debug-exit,iobase=0x501,iosize=1) ;;
 	esac
