@@ -694,6 +694,148 @@ static void test_mov_legacy_modes(void **state)
 	assert_int_equal(cpu.rip, 1);
 }
 
+/* ---- integer ALU (alu.c; its flags are proven in test_emulate_alu.c) ---- */
+
+static void test_alu_forms(void **state)
+{
+	struct emu_result res;
+
+	(void)state;
+	setup_long();
+	cpu.gpr[EMU_RAX] = 0xffffffff00000005ULL;
+	cpu.gpr[EMU_RCX] = 3;
+	res = run("01 c8");				/* add eax, ecx: 32-bit result zero-extends */
+	assert_int_equal(res.status, EMU_DONE);
+	assert_int_equal(cpu.gpr[EMU_RAX], 8);
+	assert_int_equal(cpu.rip, 0x10002);
+	assert_int_equal(cpu.rflags & ARITH, 0);
+
+	run("48 83 c0 f8");				/* add rax, -8 (imm8 sign-extended) */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0);
+	assert_int_equal(cpu.rflags & ARITH, ZF | PF | CF | AF);
+
+	cpu.gpr[EMU_RAX] = 0x1234;			/* ah = 0x12 */
+	cpu.gpr[EMU_RBX] = 0xf0;
+	run("00 e3");					/* add bl, ah (no REX: register 4 is AH) */
+	assert_int_equal(cpu.gpr[EMU_RBX], 0x02);
+	assert_true(cpu.rflags & CF);
+	cpu.gpr[EMU_RSP] = 0x10;
+	run("40 00 e3");				/* with REX, register 4 is SPL */
+	assert_int_equal(cpu.gpr[EMU_RBX], 0x12);
+
+	cpu.gpr[EMU_RAX] = 5;
+	run("3d 05 00 00 00");				/* cmp eax, 5: flags only */
+	assert_int_equal(cpu.gpr[EMU_RAX], 5);
+	assert_true(cpu.rflags & ZF);
+	run("a8 80");					/* test al, 0x80 */
+	assert_true(cpu.rflags & ZF);
+	assert_false(cpu.rflags & (CF | OF));
+
+	cpu.gpr[EMU_RDX] = 0x7f;
+	cpu.rflags = 0x2 | CF;
+	run("fe c2");					/* inc dl: OF, CF kept */
+	assert_int_equal(cpu.gpr[EMU_RDX], 0x80);
+	assert_int_equal(cpu.rflags & ARITH, OF | SF | AF | CF);
+	run("f7 d2");					/* not edx: no flags */
+	assert_int_equal(cpu.gpr[EMU_RDX], 0xffffff7f);
+	assert_int_equal(cpu.rflags & ARITH, OF | SF | AF | CF);
+	run("66 f7 da");				/* neg dx */
+	assert_int_equal(cpu.gpr[EMU_RDX], 0xffff0081);
+
+	cpu.gpr[EMU_RAX] = 1;
+	cpu.gpr[EMU_RCX] = 2;
+	cpu.rflags = 0x2 | CF;
+	run("13 c1");					/* adc eax, ecx */
+	assert_int_equal(cpu.gpr[EMU_RAX], 4);
+	run("4d 19 c0");				/* sbb r8, r8 with CF clear: 0 */
+	assert_int_equal(cpu.gpr[EMU_R8], 0);
+
+	/* Not an ALU form, or one not done yet: unsupported, nothing changed. */
+	assert_int_equal(run("f7 e1").status, EMU_UNSUPPORTED);	/* mul ecx */
+	assert_int_equal(run("27").status, EMU_UNSUPPORTED);		/* daa: #UD in 64-bit */
+	assert_exception(run("fe d0"), 6, false, 0);			/* fe /2 */
+}
+
+static void test_alu_memory(void **state)
+{
+	struct emu_result res;
+
+	(void)state;
+	setup_long();
+	put64(DATA, 0x1111111111111111ULL);
+	cpu.gpr[EMU_RDI] = DATA;
+	res = run("80 2f 12");				/* sub byte [rdi], 0x12 */
+	assert_int_equal(res.status, EMU_DONE);
+	assert_int_equal(get64(DATA), 0x11111111111111ffULL);
+	assert_true(cpu.rflags & CF);
+
+	cpu.gpr[EMU_RCX] = 1;
+	unsigned before = fake.cmpxchgs;
+	run("f0 48 01 4f 08");				/* lock add [rdi+8], rcx */
+	assert_int_equal(get64(DATA + 8), 1);
+	assert_true(fake.cmpxchgs > before);		/* one compare-exchange on RAM */
+	put64(DATA + 16, 0x00ff00ff00ff00ffULL);
+	run("f0 66 f7 5f 12");				/* lock neg word [rdi+18]: inside the qword */
+	assert_int_equal(get64(DATA + 16), 0x00ff00ffff0100ffULL);
+	run("f6 17");					/* not byte [rdi] */
+	assert_int_equal(fake.ram[DATA], 0x00);
+
+	/* LOCK without a memory destination, or on CMP/TEST: #UD, nothing written. */
+	assert_exception(run("f0 01 c8"), 6, false, 0);
+	assert_exception(run("f0 39 0f"), 6, false, 0);
+	assert_exception(run("f0 85 0f"), 6, false, 0);
+
+	/* A read-only page: #PF with the write bit, memory and flags untouched. */
+	cpu.gpr[EMU_RDI] = VA_RO;
+	fake.ram[VA_RO] = 0x40;
+	cpu.rflags = 0x2;
+	uint64_t rip = cpu.rip;
+	res = run("00 0f");				/* add [rdi], cl */
+	assert_exception(res, 14, true, 0x3);
+	assert_int_equal(fake.ram[VA_RO], 0x40);
+	assert_int_equal(cpu.rflags, 0x2);
+	assert_int_equal(cpu.rip, rip);
+	res = run("f0 00 0f");				/* the locked path faults the same way */
+	assert_exception(res, 14, true, 0x3);
+
+	/* CMP reads a read-only page happily. */
+	cpu.gpr[EMU_RCX] = 0x40;
+	assert_int_equal(run("38 0f").status, EMU_DONE);
+	assert_true(cpu.rflags & ZF);
+
+	/* MMIO destination: a read and a write on the bus, no compare-exchange. */
+	cpu.gpr[EMU_RDI] = VA_MMIO;
+	unsigned nmmio = fake.nmmio;
+	rip = cpu.rip;
+	assert_int_equal(run("f0 83 07 01").status, EMU_DONE);	/* lock add dword [rdi], 1 */
+	assert_int_equal(fake.nmmio, nmmio + 1);
+	assert_int_equal(fake.mmio[nmmio].gpa, MMIO_BASE);
+	assert_int_equal(fake.mmio[nmmio].len, 4);
+	assert_int_equal(cpu.rip, rip + 4);
+}
+
+static void test_alu_legacy_incdec(void **state)
+{
+	(void)state;
+	setup_long();
+	cpu.cs_l = false;				/* 32-bit protected mode */
+	cpu.cs_db = true;
+	cpu.cr0 = 0x1;
+	cpu.cr4 = 0;
+	cpu.efer = 0;
+	cpu.rip = 0x1000;
+	cpu.gpr[EMU_RAX] = 0xffffffff;
+	cpu.gpr[EMU_RDI] = 0;
+	run("40");					/* inc eax */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0);
+	assert_true(cpu.rflags & ZF);
+	run("4f");					/* dec edi */
+	assert_int_equal(cpu.gpr[EMU_RDI], 0xffffffff);
+	assert_int_equal(cpu.rip, 0x1002);
+	run("66 47");					/* inc di */
+	assert_int_equal(cpu.gpr[EMU_RDI], 0xffff0000);
+}
+
 /* ---- unsupported, emu_step ----------------------------------------- */
 
 static void test_unsupported(void **state)
@@ -878,6 +1020,9 @@ int main(void)
 		cmocka_unit_test(test_mov_mmio),
 		cmocka_unit_test(test_mov_faults),
 		cmocka_unit_test(test_mov_legacy_modes),
+		cmocka_unit_test(test_alu_forms),
+		cmocka_unit_test(test_alu_memory),
+		cmocka_unit_test(test_alu_legacy_incdec),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_host_cmpxchg),

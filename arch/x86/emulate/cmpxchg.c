@@ -42,7 +42,6 @@ static int cmpxchg_mem(struct emu_env *e, uint64_t la, uint8_t *expected,
 		       const uint8_t *desired, unsigned size, bool *swapped)
 {
 	uint64_t gpa;
-	uint32_t err = 0;
 	int r;
 
 	if ((la & (EMU_PAGE_SIZE - 1)) + size > EMU_PAGE_SIZE)
@@ -50,14 +49,7 @@ static int cmpxchg_mem(struct emu_env *e, uint64_t la, uint8_t *expected,
 	if (!e->ops->cmpxchg_phys)
 		return -ENOSYS;
 	/* A locked access always writes (Vol 2A: "the destination is written back"). */
-	r = emu_mmu_translate(e->cpu, e->ops, e->ctx, la, EMU_ACC_WRITE, &gpa, &err);
-	if (r == -EFAULT) {
-		emu_raise(e, EMU_VEC_PF, true, err);
-		e->res->exc.has_cr2 = true;
-		e->res->exc.cr2 = la;
-		return EMU_RAISED;
-	}
-	if (r)
+	if ((r = emu_translate_for_write(e, la, &gpa)))
 		return r;
 	*swapped = false;
 	r = e->ops->cmpxchg_phys(e->ctx, gpa, expected, desired, size, swapped);

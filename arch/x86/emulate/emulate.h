@@ -242,6 +242,21 @@ int emu_write_linear(const struct emu_cpu *cpu, const struct emu_mem_ops *ops,
 int emu_host_cmpxchg(void *hva, void *expected, const void *desired,
 		     size_t len, bool *swapped);
 
+/* The integer ALU operations of alu.c; the first eight in the order of their opcodes' bits 5:3. */
+enum emu_alu_op {
+	EMU_ALU_ADD, EMU_ALU_OR, EMU_ALU_ADC, EMU_ALU_SBB,
+	EMU_ALU_AND, EMU_ALU_SUB, EMU_ALU_XOR, EMU_ALU_CMP,
+	EMU_ALU_TEST, EMU_ALU_INC, EMU_ALU_DEC, EMU_ALU_NEG, EMU_ALU_NOT,
+};
+
+/*
+ * One ALU operation on `size`-byte operands as the CPU does it: returns
+ * the result (masked to size) and updates the arithmetic flags in *rflags
+ * (CF read by ADC/SBB; flags an operation leaves alone are kept).  Pure:
+ * the differential test runs it against the host CPU.
+ */
+uint64_t emu_alu(enum emu_alu_op op, unsigned size, uint64_t dst, uint64_t src, uint64_t *rflags);
+
 /* Writes "0f 0b" style hex of the instruction bytes; returns strlen. */
 size_t emu_insn_format(const struct emu_insn *insn, char *buf, size_t size);
 

@@ -2,7 +2,7 @@
 /*
  * Instruction execution: the dispatcher, and the instructions too small
  * for a file of their own (int3, fwait, clac/stac, popcnt).  MOV forms are
- * in mov.c, cmpxchg8b/16b in cmpxchg.c.  An instruction either completes
+ * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c.  An instruction either completes
  * (emu_finish) or raises an exception before changing any state.
  */
 #include <errno.h>
@@ -106,7 +106,7 @@ static int exec_1b(struct emu_env *e)
 	case 0xc6: case 0xc7:
 		return emu_exec_mov(e);
 	default:
-		return exec_unsupported(e);
+		return emu_exec_alu(e); /* unsupported unless it is an ALU form */
 	}
 }
 

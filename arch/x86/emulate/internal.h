@@ -94,6 +94,8 @@ int emu_mem_read(struct emu_env *e, uint64_t la, void *buf, size_t len);
 int emu_mem_write(struct emu_env *e, uint64_t la, const void *buf, size_t len);
 int emu_rm_read(struct emu_env *e, unsigned size, uint64_t *val);
 int emu_rm_write(struct emu_env *e, unsigned size, uint64_t val);
+/* The guest-physical address a locked write to la goes to; #PF (with CR2) when it cannot. */
+int emu_translate_for_write(struct emu_env *e, uint64_t la, uint64_t *gpa);
 int emu_raise(struct emu_env *e, uint8_t vector, bool has_error_code, uint32_t error_code);
 void emu_finish(struct emu_env *e);
 uint64_t emu_le_get(const uint8_t *p, unsigned size);
@@ -106,5 +108,7 @@ uint64_t emu_la_mask(const struct emu_cpu *cpu);
 /* ---- instruction files --------------------------------------------- */
 int emu_exec_mov(struct emu_env *e);
 int emu_exec_cmpxchg(struct emu_env *e);
+/* ALU forms (alu.c); anything else is reported unsupported. */
+int emu_exec_alu(struct emu_env *e);
 
 #endif

@@ -174,3 +174,17 @@ int emu_rm_write(struct emu_env *e, unsigned size, uint64_t val)
 	emu_le_put(buf, size, val);
 	return emu_mem_write(e, la, buf, size);
 }
+
+int emu_translate_for_write(struct emu_env *e, uint64_t la, uint64_t *gpa)
+{
+	uint32_t err = 0;
+	int r = emu_mmu_translate(e->cpu, e->ops, e->ctx, la, EMU_ACC_WRITE, gpa, &err);
+
+	if (r == -EFAULT) {
+		emu_raise(e, EMU_VEC_PF, true, err);
+		e->res->exc.has_cr2 = true;
+		e->res->exc.cr2 = la;
+		return EMU_RAISED;
+	}
+	return r;
+}
