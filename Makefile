@@ -7,7 +7,7 @@ BUILD     := build
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Iarch/$(ARCH) -ffunction-sections -fdata-sections \
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Iarch/$(ARCH)/include -ffunction-sections -fdata-sections \
              -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
 # No .eh_frame for our own code: ember never unwinds (no C++, no pthread_cancel/exit),
 # and debuggers read .debug_frame from build/ember.debug.  16 KiB off the binary.
@@ -15,7 +15,8 @@ CFLAGS    += -fno-asynchronous-unwind-tables -fno-unwind-tables
 LDLIBS    := -llz4 -lseccomp -lcap-ng -lpthread
 
 # Every .c below these folders is part of the VMM; main.c only parses flags.
-# arch/$(ARCH) is on the include path: arch/arch.h takes its "arch_types.h" from there.
+# arch/$(ARCH)/include is on the include path: arch/arch.h takes its "arch_types.h" from there
+# (a directory of its own, so that no arch header shadows a system one such as <cpuid.h>).
 LIB_SRCS  := $(sort $(wildcard vm/*.c cpu/*.c virtio/*.c boot/*.c arch/$(ARCH)/*.c arch/$(ARCH)/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libember.a

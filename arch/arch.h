@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The hooks every architecture implements.  Arch-neutral code reaches arch
- * code only through this header.  The Makefile puts arch/$(ARCH) on the
- * include path, so "arch_types.h" below is that architecture's: a second
- * architecture adds its own directory and touches nothing here.
+ * code only through this header.  The Makefile puts arch/$(ARCH)/include
+ * on the include path, so "arch_types.h" below is that architecture's: a
+ * second architecture adds its own directory and touches nothing here.
  *
  * Layering: arch code sits on the machine (vm/machine.h) and boot/; it
  * never includes cpu/, virtio/ or the orchestrator.  vCPU threads (cpu/)
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch_types.h" /* arch/$(ARCH)/arch_types.h: struct arch_vm, struct arch_vcpu, layout */
+#include "arch_types.h" /* arch/$(ARCH)/include/arch_types.h: struct arch_vm, struct arch_vcpu, layout */
 #include "boot/boot.h"
 #include "vm/config.h"
 #include "vm/error.h"

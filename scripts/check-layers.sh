@@ -49,14 +49,14 @@ rank() {
 	esac
 }
 
-# Resolves an include as the compiler does with -I. -Iarch/$ARCH: "arch_types.h" is the arch's.
+# Resolves an include as the compiler does with -I. -Iarch/$ARCH/include: "arch_types.h" is the arch's.
 resolve() {
 	local inc=$1 from=$2
 	if [ -f "$inc" ]; then echo "$inc"
 	elif [ -f "$(dirname "$from")/$inc" ]; then echo "$(dirname "$from")/$inc"
 	else
 		local a
-		for a in arch/*/; do
+		for a in arch/*/include/; do
 			[ -f "$a$inc" ] && { echo "$a$inc"; return; }
 		done
 		echo "$inc"

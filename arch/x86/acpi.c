@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "arch/x86/aml.h"
-#include "arch/x86/arch_types.h"
+#include "arch/x86/include/arch_types.h"
 
 #define ACPI_OEM_ID       "EMBER "
 #define ACPI_OEM_TABLE_ID "EMBERVM "

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "arch/x86/arch_types.h"
+#include "arch/x86/include/arch_types.h"
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "arch/x86/arch_types.h"
+#include "arch/x86/include/arch_types.h"
 
 #define MP_ENTRY_CPU       0
 #define MP_ENTRY_BUS       1

@@ -836,6 +836,46 @@ static void test_alu_legacy_incdec(void **state)
 	assert_int_equal(cpu.gpr[EMU_RDI], 0xffff0000);
 }
 
+static void test_shift_forms(void **state)
+{
+	(void)state;
+	setup_long();
+	cpu.gpr[EMU_RAX] = 0x81;
+	cpu.rflags = 0x2;
+	assert_int_equal(run("d0 e0").status, EMU_DONE);	/* shl al, 1 */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0x02);
+	assert_true(cpu.rflags & CF);
+	assert_true(cpu.rflags & OF);				/* MSB(result) ^ CF */
+
+	cpu.gpr[EMU_RAX] = 0x8000000000000000ULL;
+	run("48 c1 f8 3f");					/* sar rax, 63 */
+	assert_int_equal(cpu.gpr[EMU_RAX], ~0ULL);
+
+	cpu.gpr[EMU_RCX] = 0x100 | 36;				/* cl = 36: masked to 4 for 32 bits */
+	cpu.gpr[EMU_RDX] = 0xffffffff12345678ULL;
+	run("d3 c2");						/* rol edx, cl */
+	assert_int_equal(cpu.gpr[EMU_RDX], 0x23456781);
+
+	/* A masked count of 0 changes nothing, not even the flags. */
+	cpu.rflags = 0x2 | CF | ZF;
+	cpu.gpr[EMU_RCX] = 32;
+	uint64_t rip = cpu.rip;
+	run("d3 e2");						/* shl edx, cl (32 & 31 = 0) */
+	assert_int_equal(cpu.gpr[EMU_RDX], 0x23456781);		/* not even zero-extended again */
+	assert_int_equal(cpu.rflags, 0x2 | CF | ZF);
+	assert_int_equal(cpu.rip, rip + 2);
+
+	/* Memory operand, rotate through carry of a byte (modulo 9). */
+	fake.ram[DATA] = 0x01;
+	cpu.gpr[EMU_RDI] = DATA;
+	cpu.rflags = 0x2 | CF;
+	run("c0 17 09");					/* rcl byte [rdi], 9: a full turn */
+	assert_int_equal(fake.ram[DATA], 0x01);
+	assert_true(cpu.rflags & CF);
+
+	assert_exception(run("f0 d1 27"), 6, false, 0);		/* lock shl: #UD */
+}
+
 /* ---- unsupported, emu_step ----------------------------------------- */
 
 static void test_unsupported(void **state)
@@ -1023,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_alu_forms),
 		cmocka_unit_test(test_alu_memory),
 		cmocka_unit_test(test_alu_legacy_incdec),
+		cmocka_unit_test(test_shift_forms),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_host_cmpxchg),

@@ -8,6 +8,7 @@
  * For AF after AND/OR/XOR/TEST, which the SDM leaves undefined, this pins
  * the emulator to what the host CPU does.
  */
+#include <cpuid.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,9 +61,37 @@ NATIVE2(add) NATIVE2(or) NATIVE2(adc) NATIVE2(sbb) NATIVE2(and) NATIVE2(sub) NAT
 NATIVE2(cmp) NATIVE2(test)
 NATIVE1(inc) NATIVE1(dec) NATIVE1(neg) NATIVE1(not)
 
+/* Shifts and rotates by CL: the count goes in as b. */
+#define NATIVE_SH(name, type, insn)                                                      \
+	static uint64_t name(uint64_t a, uint64_t b, uint64_t *flags)                    \
+	{                                                                                \
+		type x = (type)a;                                                        \
+		uint8_t count = (uint8_t)b;                                              \
+		uint64_t f = *flags;                                                     \
+		__asm__ volatile("lea -128(%%rsp), %%rsp\n\t"                            \
+				 "push %[f]\n\t"                                         \
+				 "popfq\n\t" insn "\n\t"                                 \
+				 "pushfq\n\t"                                            \
+				 "pop %[f]\n\t"                                          \
+				 "lea 128(%%rsp), %%rsp"                                 \
+				 : [x] "+q"(x), [f] "+r"(f)                              \
+				 : "c"(count)                                            \
+				 : "cc", "memory");                                      \
+		*flags = f;                                                              \
+		return (uint64_t)x;                                                      \
+	}
+#define NATIVE_SHIFT(op)                                                                 \
+	NATIVE_SH(op##8, uint8_t, #op "b %%cl, %b[x]")                                   \
+	NATIVE_SH(op##16, uint16_t, #op "w %%cl, %w[x]")                                 \
+	NATIVE_SH(op##32, uint32_t, #op "l %%cl, %k[x]")                                 \
+	NATIVE_SH(op##64, uint64_t, #op "q %%cl, %q[x]")
+
+NATIVE_SHIFT(rol) NATIVE_SHIFT(ror) NATIVE_SHIFT(rcl) NATIVE_SHIFT(rcr) NATIVE_SHIFT(shl)
+NATIVE_SHIFT(shr) NATIVE_SHIFT(sal) NATIVE_SHIFT(sar)
+
 struct op_case {
 	const char *name;
-	enum emu_alu_op op;
+	int op;                    /* enum emu_alu_op or enum emu_shift_op */
 	bool writes;               /* compare the result too (not CMP/TEST) */
 	native_fn native[4];       /* 8, 16, 32, 64 bits */
 };
@@ -74,6 +103,13 @@ static const struct op_case cases[] = {
 	CASE(xor, EMU_ALU_XOR, true),  CASE(cmp, EMU_ALU_CMP, false),
 	CASE(test, EMU_ALU_TEST, false), CASE(inc, EMU_ALU_INC, true), CASE(dec, EMU_ALU_DEC, true),
 	CASE(neg, EMU_ALU_NEG, true),  CASE(not, EMU_ALU_NOT, true),
+};
+
+#define SHIFT_CASE(op, e) { #op, e, true, { op##8, op##16, op##32, op##64 } }
+static const struct op_case shift_cases[] = {
+	SHIFT_CASE(rol, EMU_SHIFT_ROL), SHIFT_CASE(ror, EMU_SHIFT_ROR), SHIFT_CASE(rcl, EMU_SHIFT_RCL),
+	SHIFT_CASE(rcr, EMU_SHIFT_RCR), SHIFT_CASE(shl, EMU_SHIFT_SHL), SHIFT_CASE(shr, EMU_SHIFT_SHR),
+	SHIFT_CASE(sal, EMU_SHIFT_SAL), SHIFT_CASE(sar, EMU_SHIFT_SAR),
 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -118,7 +154,7 @@ static void differential(void **state)
 				uint64_t fin = 0x202 | (rnd() & ARITH); /* IF as user space has it */
 				uint64_t fhw = fin, femu = fin;
 				uint64_t rhw = cases[c].native[s](a, b, &fhw) & mask;
-				uint64_t remu = emu_alu(cases[c].op, size, a, b, &femu);
+				uint64_t remu = emu_alu((enum emu_alu_op)cases[c].op, size, a, b, &femu);
 				if ((fhw & ARITH) != (femu & ARITH) ||
 				    (cases[c].writes && rhw != remu)) {
 					fail_msg("%s%u a=%#llx b=%#llx flags in %#llx: CPU %#llx flags %#llx, "
@@ -138,10 +174,82 @@ static void differential(void **state)
 	printf("# %lu operations checked against the CPU\n", checked);
 }
 
+/* Counts: mostly around the operand width (where the rules change), sometimes any byte. */
+static uint64_t shift_count(unsigned size)
+{
+	return rnd() % 4 == 0 ? rnd() & 0xff : rnd() % (8 * size + 3);
+}
+
+/* The host CPU is an AMD one: its undefined shift flags are the ones shift.c reproduces. */
+static bool host_is_amd(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541; /* "Auth"enticAMD */
+}
+
+/*
+ * Flags the SDM leaves undefined for this shift: AF after SHL/SHR/SAR, OF
+ * unless the masked count is 1 (rotates through CF of narrow operands
+ * count modulo width + 1), CF of SHL/SHR/SAR by more than the width.
+ */
+static uint64_t shift_undefined(int op, unsigned size, uint64_t count)
+{
+	unsigned c = (unsigned)count & (size == 8 ? 63 : 31), bits = 8 * size;
+	uint64_t u = 0;
+
+	if (c == 0)
+		return 0;
+	if (op >= EMU_SHIFT_SHL) {
+		u |= 0x10;				/* AF */
+		if (c > bits)
+			u |= 0x1;			/* CF */
+	}
+	if (c != 1)
+		u |= 0x800;				/* OF */
+	return u;
+}
+
+static void differential_shifts(void **state)
+{
+	static const unsigned sizes[4] = { 1, 2, 4, 8 };
+	unsigned long checked = 0;
+	bool amd = host_is_amd();
+
+	(void)state;
+	if (!amd)
+		printf("# not an AMD host: undefined shift flags (AF, OF for counts > 1, CF past the width) not compared\n");
+	for (size_t c = 0; c < sizeof(shift_cases) / sizeof(shift_cases[0]); c++) {
+		for (unsigned s = 0; s < 4; s++) {
+			unsigned size = sizes[s];
+			uint64_t mask = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+			for (int i = 0; i < RUNS; i++) {
+				uint64_t a = operand(size), n = shift_count(size);
+				uint64_t fin = 0x202 | (rnd() & ARITH);
+				uint64_t fhw = fin, femu = fin;
+				uint64_t rhw = shift_cases[c].native[s](a, n, &fhw) & mask;
+				uint64_t remu = emu_shift((enum emu_shift_op)shift_cases[c].op, size, a,
+							  (unsigned)n, &femu);
+				uint64_t cmp = ARITH & ~(amd ? 0 : shift_undefined(shift_cases[c].op, size, n));
+				if ((fhw & cmp) != (femu & cmp) || rhw != remu)
+					fail_msg("%s%u a=%#llx count=%llu flags in %#llx: CPU %#llx flags %#llx, "
+						 "emulator %#llx flags %#llx",
+						 shift_cases[c].name, size * 8, (unsigned long long)(a & mask),
+						 (unsigned long long)n, (unsigned long long)fin,
+						 (unsigned long long)rhw, (unsigned long long)(fhw & ARITH),
+						 (unsigned long long)remu,
+						 (unsigned long long)(femu & ARITH));
+				checked++;
+			}
+		}
+	}
+	printf("# %lu shifts and rotates checked against the CPU\n", checked);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(differential),
+		cmocka_unit_test(differential_shifts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,6 +257,16 @@ enum emu_alu_op {
  */
 uint64_t emu_alu(enum emu_alu_op op, unsigned size, uint64_t dst, uint64_t src, uint64_t *rflags);
 
+/* Group 2 (c0 c1 d0-d3), in the order of ModRM.reg; /6 is SAL, the same as SHL. */
+enum emu_shift_op {
+	EMU_SHIFT_ROL, EMU_SHIFT_ROR, EMU_SHIFT_RCL, EMU_SHIFT_RCR,
+	EMU_SHIFT_SHL, EMU_SHIFT_SHR, EMU_SHIFT_SAL, EMU_SHIFT_SAR,
+};
+
+/* One shift or rotate of a `size`-byte operand by count (masked as the CPU does), flags in *rflags. */
+uint64_t emu_shift(enum emu_shift_op op, unsigned size, uint64_t dst, unsigned count,
+		   uint64_t *rflags);
+
 /* Writes "0f 0b" style hex of the instruction bytes; returns strlen. */
 size_t emu_insn_format(const struct emu_insn *insn, char *buf, size_t size);
 

@@ -2,7 +2,8 @@
 /*
  * Instruction execution: the dispatcher, and the instructions too small
  * for a file of their own (int3, fwait, clac/stac, popcnt).  MOV forms are
- * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c.  An instruction either completes
+ * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c, shifts and
+ * rotates in shift.c.  An instruction either completes
  * (emu_finish) or raises an exception before changing any state.
  */
 #include <errno.h>
@@ -105,6 +106,8 @@ static int exec_1b(struct emu_env *e)
 	case 0xa0: case 0xa1: case 0xa2: case 0xa3:
 	case 0xc6: case 0xc7:
 		return emu_exec_mov(e);
+	case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+		return emu_exec_shift(e);
 	default:
 		return emu_exec_alu(e); /* unsupported unless it is an ALU form */
 	}
