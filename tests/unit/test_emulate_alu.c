@@ -24,14 +24,18 @@
 typedef uint64_t (*native_fn)(uint64_t a, uint64_t b, uint64_t *flags);
 
 /*
- * One instruction between popf and pushf.  The 128-byte step down first
- * keeps push/pop out of the red zone the compiler may be using.
+ * One instruction between popf and pushf; `input` names what it reads
+ * besides x: y (the second operand) or count (in CL).  The 128-byte step
+ * down first keeps push/pop out of the red zone the compiler may be using.
  */
-#define NATIVE(name, type, insn)                                                         \
+#define NATIVE_IN(name, type, insn, input)                                               \
 	static uint64_t name(uint64_t a, uint64_t b, uint64_t *flags)                    \
 	{                                                                                \
 		type x = (type)a, y = (type)b;                                           \
+		uint8_t count = (uint8_t)b;                                              \
 		uint64_t f = *flags;                                                     \
+		(void)y;                                                                 \
+		(void)count;                                                             \
 		__asm__ volatile("lea -128(%%rsp), %%rsp\n\t"                            \
 				 "push %[f]\n\t"                                         \
 				 "popfq\n\t" insn "\n\t"                                 \
@@ -39,11 +43,13 @@ typedef uint64_t (*native_fn)(uint64_t a, uint64_t b, uint64_t *flags);
 				 "pop %[f]\n\t"                                          \
 				 "lea 128(%%rsp), %%rsp"                                 \
 				 : [x] "+q"(x), [f] "+r"(f)                              \
-				 : [y] "q"(y)                                            \
+				 : input                                                 \
 				 : "cc", "memory");                                      \
 		*flags = f;                                                              \
 		return (uint64_t)x;                                                      \
 	}
+#define NATIVE(name, type, insn) NATIVE_IN(name, type, insn, [y] "q"(y))
+#define NATIVE_SH(name, type, insn) NATIVE_IN(name, type, insn, "c"(count))
 
 /* Two-operand forms in all four sizes: NAME8 ... NAME64. */
 #define NATIVE2(op)                                                                      \
@@ -62,24 +68,6 @@ NATIVE2(cmp) NATIVE2(test)
 NATIVE1(inc) NATIVE1(dec) NATIVE1(neg) NATIVE1(not)
 
 /* Shifts and rotates by CL: the count goes in as b. */
-#define NATIVE_SH(name, type, insn)                                                      \
-	static uint64_t name(uint64_t a, uint64_t b, uint64_t *flags)                    \
-	{                                                                                \
-		type x = (type)a;                                                        \
-		uint8_t count = (uint8_t)b;                                              \
-		uint64_t f = *flags;                                                     \
-		__asm__ volatile("lea -128(%%rsp), %%rsp\n\t"                            \
-				 "push %[f]\n\t"                                         \
-				 "popfq\n\t" insn "\n\t"                                 \
-				 "pushfq\n\t"                                            \
-				 "pop %[f]\n\t"                                          \
-				 "lea 128(%%rsp), %%rsp"                                 \
-				 : [x] "+q"(x), [f] "+r"(f)                              \
-				 : "c"(count)                                            \
-				 : "cc", "memory");                                      \
-		*flags = f;                                                              \
-		return (uint64_t)x;                                                      \
-	}
 #define NATIVE_SHIFT(op)                                                                 \
 	NATIVE_SH(op##8, uint8_t, #op "b %%cl, %b[x]")                                   \
 	NATIVE_SH(op##16, uint16_t, #op "w %%cl, %w[x]")                                 \
