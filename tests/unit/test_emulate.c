@@ -751,7 +751,6 @@ static void test_alu_forms(void **state)
 	assert_int_equal(cpu.gpr[EMU_R8], 0);
 
 	/* Not an ALU form, or one not done yet: unsupported, nothing changed. */
-	assert_int_equal(run("f7 e1").status, EMU_UNSUPPORTED);	/* mul ecx */
 	assert_int_equal(run("27").status, EMU_UNSUPPORTED);		/* daa: #UD in 64-bit */
 	assert_exception(run("fe d0"), 6, false, 0);			/* fe /2 */
 }
@@ -874,6 +873,51 @@ static void test_shift_forms(void **state)
 	assert_true(cpu.rflags & CF);
 
 	assert_exception(run("f0 d1 27"), 6, false, 0);		/* lock shl: #UD */
+}
+
+static void test_muldiv_forms(void **state)
+{
+	(void)state;
+	setup_long();
+	cpu.gpr[EMU_RAX] = 0xffffffff;
+	cpu.gpr[EMU_RCX] = 0x10;
+	cpu.gpr[EMU_RDX] = 0x1234;
+	assert_int_equal(run("f7 e1").status, EMU_DONE);	/* mul ecx */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0xfffffff0);
+	assert_int_equal(cpu.gpr[EMU_RDX], 0xf);
+	assert_true(cpu.rflags & CF);
+
+	cpu.gpr[EMU_RAX] = 0x1234567;				/* ax = 0x4567 */
+	cpu.gpr[EMU_RCX] = 0x100;				/* cl = 0: divide by zero */
+	uint64_t rip = cpu.rip;
+	assert_exception(run("f6 f1"), 0, false, 0);		/* div cl: #DE */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0x1234567);
+	assert_int_equal(cpu.rip, rip);
+	cpu.gpr[EMU_RCX] = 0x10;				/* 0x4567 / 0x10 = 0x456: too big for AL */
+	assert_exception(run("f6 f1"), 0, false, 0);
+	cpu.gpr[EMU_RCX] = 0x80;
+	run("f6 f1");						/* 0x4567 / 0x80 = 0x8a rem 0x67 */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0x123678a);
+
+	cpu.gpr[EMU_RAX] = (uint64_t)-100;
+	cpu.gpr[EMU_RDX] = ~0ULL;
+	cpu.gpr[EMU_RCX] = 7;
+	run("48 f7 f9");					/* idiv rcx: -100 / 7 */
+	assert_int_equal(cpu.gpr[EMU_RAX], (uint64_t)-14);
+	assert_int_equal(cpu.gpr[EMU_RDX], (uint64_t)-2);
+
+	cpu.gpr[EMU_RAX] = 6;
+	cpu.gpr[EMU_RCX] = 7;
+	run("0f af c1");					/* imul eax, ecx */
+	assert_int_equal(cpu.gpr[EMU_RAX], 42);
+	assert_false(cpu.rflags & (CF | OF));
+	run("6b c1 fd");					/* imul eax, ecx, -3 */
+	assert_int_equal(cpu.gpr[EMU_RAX], (uint32_t)-21);
+	run("66 69 c1 00 40");					/* imul ax, cx, 0x4000: overflows */
+	assert_true(cpu.rflags & CF);
+	assert_true(cpu.rflags & OF);
+
+	assert_exception(run("f0 f7 e1"), 6, false, 0);		/* lock mul: #UD */
 }
 
 /* ---- unsupported, emu_step ----------------------------------------- */
@@ -1064,6 +1108,7 @@ int main(void)
 		cmocka_unit_test(test_alu_memory),
 		cmocka_unit_test(test_alu_legacy_incdec),
 		cmocka_unit_test(test_shift_forms),
+		cmocka_unit_test(test_muldiv_forms),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_host_cmpxchg),

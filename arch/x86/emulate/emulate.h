@@ -267,6 +267,18 @@ enum emu_shift_op {
 uint64_t emu_shift(enum emu_shift_op op, unsigned size, uint64_t dst, unsigned count,
 		   uint64_t *rflags);
 
+/* f6/f7 /4-/7 in the order of ModRM.reg. */
+enum emu_muldiv_op { EMU_MUL, EMU_IMUL, EMU_DIV, EMU_IDIV };
+
+/*
+ * One-operand multiply or divide of `size` bytes: the dividend or
+ * multiplicand is dx:ax (AX alone for bytes), the results are *lo (rAX /
+ * AL) and *hi (rDX / AH); flags in *rflags.  Returns 0, or -1 for #DE
+ * (zero divisor, quotient too large), with nothing changed.
+ */
+int emu_muldiv(enum emu_muldiv_op op, unsigned size, uint64_t ax, uint64_t dx, uint64_t src,
+	       uint64_t *lo, uint64_t *hi, uint64_t *rflags);
+
 /* Writes "0f 0b" style hex of the instruction bytes; returns strlen. */
 size_t emu_insn_format(const struct emu_insn *insn, char *buf, size_t size);
 

@@ -3,7 +3,7 @@
  * Instruction execution: the dispatcher, and the instructions too small
  * for a file of their own (int3, fwait, clac/stac, popcnt).  MOV forms are
  * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c, shifts and
- * rotates in shift.c.  An instruction either completes
+ * rotates in shift.c, multiply and divide in muldiv.c.  An instruction either completes
  * (emu_finish) or raises an exception before changing any state.
  */
 #include <errno.h>
@@ -108,6 +108,12 @@ static int exec_1b(struct emu_env *e)
 		return emu_exec_mov(e);
 	case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
 		return emu_exec_shift(e);
+	case 0x69: case 0x6b:
+		return emu_exec_muldiv(e);
+	case 0xf6: case 0xf7:
+		if ((e->insn->reg & 7) >= 4)
+			return emu_exec_muldiv(e);
+		return emu_exec_alu(e);
 	default:
 		return emu_exec_alu(e); /* unsupported unless it is an ALU form */
 	}
@@ -124,6 +130,8 @@ static int exec_0f(struct emu_env *e)
 		return exec_unsupported(e);
 	case 0xb8:
 		return exec_popcnt(e);
+	case 0xaf:
+		return emu_exec_muldiv(e);
 	case 0xc7:
 		if ((in->reg & 7) == 1)
 			return emu_exec_cmpxchg(e);

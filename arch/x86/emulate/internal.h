@@ -111,5 +111,6 @@ int emu_exec_cmpxchg(struct emu_env *e);
 /* ALU forms (alu.c); anything else is reported unsupported. */
 int emu_exec_alu(struct emu_env *e);
 int emu_exec_shift(struct emu_env *e);
+int emu_exec_muldiv(struct emu_env *e);
 
 #endif
