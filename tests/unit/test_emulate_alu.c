@@ -25,9 +25,16 @@
 typedef uint64_t (*native_fn)(uint64_t a, uint64_t b, uint64_t *flags);
 
 /*
+ * insn between popf and pushf of %[f].  The 128-byte step down first keeps
+ * push/pop out of the red zone the compiler may be using.
+ */
+#define WITH_FLAGS(insn)                                                                 \
+	"lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" insn                          \
+	"\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"
+
+/*
  * One instruction between popf and pushf; `input` names what it reads
- * besides x: y (the second operand) or count (in CL).  The 128-byte step
- * down first keeps push/pop out of the red zone the compiler may be using.
+ * besides x: y (the second operand) or count (in CL).
  */
 #define NATIVE_IN(name, type, insn, input)                                               \
 	static uint64_t name(uint64_t a, uint64_t b, uint64_t *flags)                    \
@@ -37,12 +44,7 @@ typedef uint64_t (*native_fn)(uint64_t a, uint64_t b, uint64_t *flags);
 		uint64_t f = *flags;                                                     \
 		(void)y;                                                                 \
 		(void)count;                                                             \
-		__asm__ volatile("lea -128(%%rsp), %%rsp\n\t"                            \
-				 "push %[f]\n\t"                                         \
-				 "popfq\n\t" insn "\n\t"                                 \
-				 "pushfq\n\t"                                            \
-				 "pop %[f]\n\t"                                          \
-				 "lea 128(%%rsp), %%rsp"                                 \
+		__asm__ volatile(WITH_FLAGS(insn)                                        \
 				 : [x] "+q"(x), [f] "+r"(f)                              \
 				 : input                                                 \
 				 : "cc", "memory");                                      \
@@ -173,12 +175,7 @@ typedef void (*native_md_fn)(uint64_t *ax, uint64_t *dx, uint64_t src, uint64_t 
 	static void name(uint64_t *ax, uint64_t *dx, uint64_t src, uint64_t *flags)      \
 	{                                                                                \
 		uint64_t a = *ax, d = *dx, f = *flags;                                   \
-		__asm__ volatile("lea -128(%%rsp), %%rsp\n\t"                            \
-				 "push %[f]\n\t"                                         \
-				 "popfq\n\t" insn "\n\t"                                 \
-				 "pushfq\n\t"                                            \
-				 "pop %[f]\n\t"                                          \
-				 "lea 128(%%rsp), %%rsp"                                 \
+		__asm__ volatile(WITH_FLAGS(insn)                                        \
 				 : "+a"(a), "+d"(d), [f] "+r"(f)                         \
 				 : [s] "q"(src)                                          \
 				 : "cc", "memory");                                      \
