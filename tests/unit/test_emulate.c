@@ -920,6 +920,64 @@ static void test_muldiv_forms(void **state)
 	assert_exception(run("f0 f7 e1"), 6, false, 0);		/* lock mul: #UD */
 }
 
+static void test_bitops_forms(void **state)
+{
+	(void)state;
+	setup_long();
+	cpu.rflags = 0x2 | ZF;
+	cpu.gpr[EMU_RAX] = 0xffff;
+	assert_int_equal(run("0f 94 c0").status, EMU_DONE);	/* sete al */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0xff01);
+	run("0f 9f c0");					/* setg al: ZF set, so 0 */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0xff00);
+
+	cpu.gpr[EMU_RAX] = 0xffffffffffffffffULL;
+	cpu.gpr[EMU_RCX] = 7;
+	run("0f 45 c1");					/* cmovne eax, ecx: false, still zero-extends */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0xffffffff);
+	run("48 0f 44 c1");					/* cmove rax, rcx */
+	assert_int_equal(cpu.gpr[EMU_RAX], 7);
+
+	/* bt family on registers and on a bit string in memory (negative offsets too). */
+	cpu.gpr[EMU_RDX] = 0x10;
+	cpu.gpr[EMU_RCX] = 36;				/* masked to 4 for a 32-bit register */
+	run("0f a3 ca");					/* bt edx, ecx */
+	assert_true(cpu.rflags & CF);
+	run("0f bb ca");					/* btc edx, ecx */
+	assert_int_equal(cpu.gpr[EMU_RDX], 0);
+	assert_true(cpu.rflags & CF);
+	put64(DATA, 0);
+	put64(DATA + 8, 0);
+	cpu.gpr[EMU_RDI] = DATA + 8;
+	cpu.gpr[EMU_RCX] = (uint64_t)-1;			/* bit 63 of the qword before */
+	run("48 0f ab 0f");					/* bts [rdi], rcx */
+	assert_int_equal(get64(DATA), 0x8000000000000000ULL);
+	assert_false(cpu.rflags & CF);
+	cpu.gpr[EMU_RCX] = 65;				/* bit 1 of the qword after */
+	unsigned before = fake.cmpxchgs;
+	run("f0 48 0f ab 0f");					/* lock bts [rdi], rcx */
+	assert_int_equal(get64(DATA + 16), 2);
+	assert_true(fake.cmpxchgs > before);
+	run("0f ba 37 03");					/* btr dword [rdi], 3 */
+	assert_false(cpu.rflags & CF);
+	assert_exception(run("f0 0f a3 0f"), 6, false, 0);	/* lock bt: #UD */
+
+	cpu.gpr[EMU_RCX] = 0x80;
+	cpu.gpr[EMU_RAX] = 0x1234;
+	run("0f bc c1");					/* bsf eax, ecx */
+	assert_int_equal(cpu.gpr[EMU_RAX], 7);
+	cpu.gpr[EMU_RCX] = 0;
+	run("0f bd c1");					/* bsr eax, ecx of 0: destination kept */
+	assert_int_equal(cpu.gpr[EMU_RAX], 7);
+	assert_true(cpu.rflags & ZF);
+	run("f3 0f bd c1");					/* lzcnt eax, ecx of 0: 32 */
+	assert_int_equal(cpu.gpr[EMU_RAX], 32);
+	assert_true(cpu.rflags & CF);
+	cpu.gpr[EMU_RCX] = 0x100;
+	run("66 f3 0f bc c1");					/* tzcnt ax, cx */
+	assert_int_equal(cpu.gpr[EMU_RAX] & 0xffff, 8);
+}
+
 /* ---- unsupported, emu_step ----------------------------------------- */
 
 static void test_unsupported(void **state)
@@ -1109,6 +1167,7 @@ int main(void)
 		cmocka_unit_test(test_alu_legacy_incdec),
 		cmocka_unit_test(test_shift_forms),
 		cmocka_unit_test(test_muldiv_forms),
+		cmocka_unit_test(test_bitops_forms),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_host_cmpxchg),

@@ -269,6 +269,116 @@ static void differential_muldiv(void **state)
 	       checked, faults);
 }
 
+/* ---- conditions, bit tests, bit scans ---- */
+
+#define NATIVE_SETCC(cc)                                                                 \
+	static bool set##cc(uint64_t flags)                                              \
+	{                                                                                \
+		uint8_t x = 0;                                                           \
+		uint64_t f = flags;                                                      \
+		__asm__ volatile(WITH_FLAGS("set" #cc " %b[x]")                          \
+				 : [x] "+q"(x), [f] "+r"(f)                              \
+				 :                                                       \
+				 : "cc", "memory");                                      \
+		return x;                                                                \
+	}
+NATIVE_SETCC(o) NATIVE_SETCC(no) NATIVE_SETCC(b) NATIVE_SETCC(ae) NATIVE_SETCC(e) NATIVE_SETCC(ne)
+NATIVE_SETCC(be) NATIVE_SETCC(a) NATIVE_SETCC(s) NATIVE_SETCC(ns) NATIVE_SETCC(p) NATIVE_SETCC(np)
+NATIVE_SETCC(l) NATIVE_SETCC(ge) NATIVE_SETCC(le) NATIVE_SETCC(g)
+
+static void differential_conditions(void **state)
+{
+	static bool (*const native[16])(uint64_t) = { seto, setno, setb, setae, sete, setne, setbe,
+						      seta, sets, setns, setp, setnp, setl, setge,
+						      setle, setg };
+	(void)state;
+	/* Every combination of the six flags, for every condition. */
+	for (unsigned cc = 0; cc < 16; cc++) {
+		for (unsigned v = 0; v < 64; v++) {
+			static const uint64_t bits[6] = { 0x1, 0x4, 0x10, 0x40, 0x80, 0x800 };
+			uint64_t f = 0x202;
+			for (unsigned b = 0; b < 6; b++)
+				if (v & (1u << b))
+					f |= bits[b];
+			if (native[cc](f) != emu_cond(cc, f))
+				fail_msg("condition %u with flags %#llx: CPU %d, emulator %d", cc,
+					 (unsigned long long)f, native[cc](f), emu_cond(cc, f));
+		}
+	}
+}
+
+/* x = op(x, y) for the register forms of BT*, BSF/BSR, TZCNT/LZCNT (16, 32, 64 bits). */
+#define NATIVE_REG3(op)                                                                  \
+	NATIVE(op##16, uint16_t, #op "w %w[y], %w[x]")                                   \
+	NATIVE(op##32, uint32_t, #op "l %k[y], %k[x]")                                   \
+	NATIVE(op##64, uint64_t, #op "q %q[y], %q[x]")
+NATIVE_REG3(bt) NATIVE_REG3(bts) NATIVE_REG3(btr) NATIVE_REG3(btc)
+NATIVE_REG3(bsf) NATIVE_REG3(bsr) NATIVE_REG3(tzcnt) NATIVE_REG3(lzcnt)
+
+static bool host_has_lzcnt_tzcnt(void)
+{
+	unsigned a, b, c, d;
+	bool abm = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5));
+	bool bmi1 = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 3));
+	return abm && bmi1;
+}
+
+static void differential_bits(void **state)
+{
+	static const unsigned sizes[3] = { 2, 4, 8 };
+	static const struct {
+		const char *name;
+		bool scan;
+		int op;
+		native_fn native[3];
+	} ops[] = {
+		{ "bt", false, EMU_BT, { bt16, bt32, bt64 } },
+		{ "bts", false, EMU_BTS, { bts16, bts32, bts64 } },
+		{ "btr", false, EMU_BTR, { btr16, btr32, btr64 } },
+		{ "btc", false, EMU_BTC, { btc16, btc32, btc64 } },
+		{ "bsf", true, EMU_BSF, { bsf16, bsf32, bsf64 } },
+		{ "bsr", true, EMU_BSR, { bsr16, bsr32, bsr64 } },
+		{ "tzcnt", true, EMU_TZCNT, { tzcnt16, tzcnt32, tzcnt64 } },
+		{ "lzcnt", true, EMU_LZCNT, { lzcnt16, lzcnt32, lzcnt64 } },
+	};
+	bool amd = host_is_amd(), counts = host_has_lzcnt_tzcnt();
+	unsigned long checked = 0;
+
+	(void)state;
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+		if (ops[o].op >= EMU_TZCNT && ops[o].scan && !counts) {
+			printf("# host without LZCNT/TZCNT: %s not compared\n", ops[o].name);
+			continue;
+		}
+		/* Defined: CF for BT*, ZF for BSF/BSR, CF and ZF for the counts. */
+		uint64_t defined = !ops[o].scan ? 0x1 : ops[o].op <= EMU_BSR ? 0x40 : 0x41;
+		uint64_t cmp = amd ? ARITH : defined;
+		for (unsigned s = 0; s < 3; s++) {
+			unsigned size = sizes[s];
+			uint64_t mask = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+			for (int i = 0; i < RUNS; i++) {
+				uint64_t x = operand(size), y = ops[o].scan ? operand(size) : rnd();
+				if (ops[o].scan && (i & 7) == 0)
+					y = 0;
+				uint64_t fin = 0x202 | (rnd() & ARITH), fhw = fin, femu = fin;
+				uint64_t rhw = ops[o].native[s](x, y, &fhw) & mask;
+				uint64_t remu = ops[o].scan ?
+					emu_bit_scan((enum emu_scan_op)ops[o].op, size, y, x, &femu) :
+					emu_bit_test((enum emu_bit_op)ops[o].op, size, x, y, &femu);
+				if ((remu & mask) != rhw || (fhw & cmp) != (femu & cmp))
+					fail_msg("%s%u x=%#llx y=%#llx flags in %#llx: CPU %#llx flags %#llx, "
+						 "emulator %#llx flags %#llx", ops[o].name, size * 8,
+						 (unsigned long long)(x & mask), (unsigned long long)y,
+						 (unsigned long long)fin, (unsigned long long)rhw,
+						 (unsigned long long)(fhw & ARITH), (unsigned long long)remu,
+						 (unsigned long long)(femu & ARITH));
+				checked++;
+			}
+		}
+	}
+	printf("# %lu bit tests and scans checked against the CPU\n", checked);
+}
+
 /* Counts: mostly around the operand width (where the rules change), sometimes any byte. */
 static uint64_t shift_count(unsigned size)
 {
@@ -346,6 +456,8 @@ int main(void)
 		cmocka_unit_test(differential),
 		cmocka_unit_test(differential_shifts),
 		cmocka_unit_test(differential_muldiv),
+		cmocka_unit_test(differential_conditions),
+		cmocka_unit_test(differential_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

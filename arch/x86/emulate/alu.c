@@ -196,51 +196,25 @@ static bool writes_back(enum emu_alu_op op)
 	return op != EMU_ALU_CMP && op != EMU_ALU_TEST;
 }
 
-/*
- * LOCK'ed read-modify-write of a memory destination: one compare-exchange
- * of the naturally aligned 8 bytes that hold the operand, retried until no
- * other vCPU changed them in between.  An operand that straddles 8 bytes
- * (the CPU takes a bus lock there) or memory without compare-exchange
- * (MMIO) falls back to a plain read and write.
- */
+struct alu_update {
+	enum emu_alu_op op;
+	unsigned size;
+	uint64_t src;
+};
+
+static uint64_t alu_update(void *ctx, uint64_t old, uint64_t *rflags)
+{
+	const struct alu_update *u = ctx;
+	return emu_alu(u->op, u->size, old, u->src, rflags);
+}
+
 static int locked_rmw(struct emu_env *e, const struct alu_form *f, uint64_t src, uint64_t *rflags)
 {
-	uint64_t la, gpa, old, flags;
+	struct alu_update u = { f->op, f->size, src };
+	uint64_t la;
 	int r = emu_mem_linear(e, &la);
 
-	if (r || (r = emu_translate_for_write(e, la, &gpa)))
-		return r;
-	unsigned shift = (unsigned)(gpa & 7) * 8;
-	if ((gpa & 7) + f->size <= 8 && e->ops->cmpxchg_phys) {
-		uint64_t m = width_mask(f->size), word = 0, zero = 0;
-		bool swapped = false;
-		/*
-		 * A first exchange of 0 for 0 fetches the current word atomically
-		 * and tells RAM from MMIO without touching a device register.
-		 */
-		r = e->ops->cmpxchg_phys(e->ctx, gpa & ~7ULL, &word, &zero, 8, &swapped);
-		while (r == 0) {
-			flags = *rflags;
-			old = (word >> shift) & m;
-			uint64_t res = emu_alu(f->op, f->size, old, src, &flags);
-			uint64_t desired = (word & ~(m << shift)) | (res << shift);
-			r = e->ops->cmpxchg_phys(e->ctx, gpa & ~7ULL, &word, &desired, 8, &swapped);
-			if (r == 0 && swapped) {
-				*rflags = flags;
-				return 0;
-			}
-		}
-	}
-	uint8_t buf[8];
-	if ((r = emu_mem_read(e, la, buf, f->size)))
-		return r;
-	flags = *rflags;
-	uint64_t res = emu_alu(f->op, f->size, emu_le_get(buf, f->size), src, &flags);
-	emu_le_put(buf, f->size, res);
-	if ((r = emu_mem_write(e, la, buf, f->size)))
-		return r;
-	*rflags = flags;
-	return 0;
+	return r ? r : emu_mem_locked_update(e, la, f->size, alu_update, &u, rflags);
 }
 
 int emu_exec_alu(struct emu_env *e)

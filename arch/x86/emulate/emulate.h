@@ -279,6 +279,19 @@ enum emu_muldiv_op { EMU_MUL, EMU_IMUL, EMU_DIV, EMU_IDIV };
 int emu_muldiv(enum emu_muldiv_op op, unsigned size, uint64_t ax, uint64_t dx, uint64_t src,
 	       uint64_t *lo, uint64_t *hi, uint64_t *rflags);
 
+/* Condition code cc (0-15: O NO B NB Z NZ BE NBE S NS P NP L NL LE NLE) of rflags. */
+bool emu_cond(unsigned cc, uint64_t rflags);
+
+enum emu_bit_op { EMU_BT, EMU_BTS, EMU_BTR, EMU_BTC };
+/* BT/BTS/BTR/BTC of bit (masked to the width) in val: the new value; CF in *rflags. */
+uint64_t emu_bit_test(enum emu_bit_op op, unsigned size, uint64_t val, uint64_t bit,
+		      uint64_t *rflags);
+
+enum emu_scan_op { EMU_BSF, EMU_BSR, EMU_TZCNT, EMU_LZCNT };
+/* BSF/BSR/TZCNT/LZCNT of src; dst is the old destination (kept by BSF/BSR of 0). */
+uint64_t emu_bit_scan(enum emu_scan_op op, unsigned size, uint64_t src, uint64_t dst,
+		      uint64_t *rflags);
+
 /* Writes "0f 0b" style hex of the instruction bytes; returns strlen. */
 size_t emu_insn_format(const struct emu_insn *insn, char *buf, size_t size);
 

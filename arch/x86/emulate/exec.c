@@ -3,7 +3,8 @@
  * Instruction execution: the dispatcher, and the instructions too small
  * for a file of their own (int3, fwait, clac/stac, popcnt).  MOV forms are
  * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c, shifts and
- * rotates in shift.c, multiply and divide in muldiv.c.  An instruction either completes
+ * rotates in shift.c, multiply and divide in muldiv.c,
+ * conditions and bit instructions in bitops.c.  An instruction either completes
  * (emu_finish) or raises an exception before changing any state.
  */
 #include <errno.h>
@@ -132,6 +133,12 @@ static int exec_0f(struct emu_env *e)
 		return exec_popcnt(e);
 	case 0xaf:
 		return emu_exec_muldiv(e);
+	case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+	case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+	case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+	case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
+	case 0xa3: case 0xab: case 0xb3: case 0xbb: case 0xba: case 0xbc: case 0xbd:
+		return emu_exec_bitops(e);
 	case 0xc7:
 		if ((in->reg & 7) == 1)
 			return emu_exec_cmpxchg(e);

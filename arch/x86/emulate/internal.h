@@ -96,6 +96,11 @@ int emu_rm_read(struct emu_env *e, unsigned size, uint64_t *val);
 int emu_rm_write(struct emu_env *e, unsigned size, uint64_t val);
 /* The guest-physical address a locked write to la goes to; #PF (with CR2) when it cannot. */
 int emu_translate_for_write(struct emu_env *e, uint64_t la, uint64_t *gpa);
+/* How a read-modify-write computes the new value from the old one (and the flags it sets). */
+typedef uint64_t (*emu_update_fn)(void *ctx, uint64_t old, uint64_t *rflags);
+/* A LOCK'ed read-modify-write of size bytes at la: atomic against other vCPUs on guest RAM. */
+int emu_mem_locked_update(struct emu_env *e, uint64_t la, unsigned size, emu_update_fn update,
+			  void *ctx, uint64_t *rflags);
 int emu_raise(struct emu_env *e, uint8_t vector, bool has_error_code, uint32_t error_code);
 void emu_finish(struct emu_env *e);
 uint64_t emu_le_get(const uint8_t *p, unsigned size);
@@ -112,5 +117,6 @@ int emu_exec_cmpxchg(struct emu_env *e);
 int emu_exec_alu(struct emu_env *e);
 int emu_exec_shift(struct emu_env *e);
 int emu_exec_muldiv(struct emu_env *e);
+int emu_exec_bitops(struct emu_env *e);
 
 #endif

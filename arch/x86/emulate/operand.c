@@ -188,3 +188,49 @@ int emu_translate_for_write(struct emu_env *e, uint64_t la, uint64_t *gpa)
 	}
 	return r;
 }
+
+/*
+ * One compare-exchange of the naturally aligned 8 bytes that hold the
+ * operand, retried until no other vCPU changed them in between.  An
+ * operand that straddles 8 bytes (the CPU takes a bus lock there) or
+ * memory without compare-exchange (MMIO) falls back to a plain read and
+ * write.
+ */
+int emu_mem_locked_update(struct emu_env *e, uint64_t la, unsigned size, emu_update_fn update,
+			  void *ctx, uint64_t *rflags)
+{
+	uint64_t gpa, flags;
+	int r = emu_translate_for_write(e, la, &gpa);
+
+	if (r)
+		return r;
+	unsigned shift = (unsigned)(gpa & 7) * 8;
+	if ((gpa & 7) + size <= 8 && e->ops->cmpxchg_phys) {
+		uint64_t m = size_mask(size), word = 0, zero = 0;
+		bool swapped = false;
+		/*
+		 * A first exchange of 0 for 0 fetches the current word atomically
+		 * and tells RAM from MMIO without touching a device register.
+		 */
+		r = e->ops->cmpxchg_phys(e->ctx, gpa & ~7ULL, &word, &zero, 8, &swapped);
+		while (r == 0) {
+			flags = *rflags;
+			uint64_t res = update(ctx, (word >> shift) & m, &flags) & m;
+			uint64_t desired = (word & ~(m << shift)) | (res << shift);
+			r = e->ops->cmpxchg_phys(e->ctx, gpa & ~7ULL, &word, &desired, 8, &swapped);
+			if (r == 0 && swapped) {
+				*rflags = flags;
+				return 0;
+			}
+		}
+	}
+	uint8_t buf[8];
+	if ((r = emu_mem_read(e, la, buf, size)))
+		return r;
+	flags = *rflags;
+	emu_le_put(buf, size, update(ctx, emu_le_get(buf, size), &flags));
+	if ((r = emu_mem_write(e, la, buf, size)))
+		return r;
+	*rflags = flags;
+	return 0;
+}
