@@ -978,6 +978,48 @@ static void test_bitops_forms(void **state)
 	assert_int_equal(cpu.gpr[EMU_RAX] & 0xffff, 8);
 }
 
+static void test_xchg_forms(void **state)
+{
+	(void)state;
+	setup_long();
+	put64(DATA, 0x1111111122222222ULL);
+	cpu.gpr[EMU_RDI] = DATA;
+	cpu.gpr[EMU_RCX] = 0x33;
+	unsigned before = fake.cmpxchgs;
+	assert_int_equal(run("87 0f").status, EMU_DONE);	/* xchg [rdi], ecx: always locked */
+	assert_int_equal(get64(DATA), 0x1111111100000033ULL);
+	assert_int_equal(cpu.gpr[EMU_RCX], 0x22222222);
+	assert_true(fake.cmpxchgs > before);
+
+	cpu.gpr[EMU_RAX] = 1;
+	cpu.gpr[EMU_R8] = 2;
+	run("41 90");						/* xchg r8, rax (not a nop) */
+	assert_int_equal(cpu.gpr[EMU_RAX], 2);
+	assert_int_equal(cpu.gpr[EMU_R8], 1);
+	run("90");						/* nop */
+	assert_int_equal(cpu.gpr[EMU_RAX], 2);
+
+	cpu.gpr[EMU_RCX] = 5;
+	run("f0 0f c1 0f");					/* lock xadd [rdi], ecx */
+	assert_int_equal(get32(DATA), 0x38);
+	assert_int_equal(cpu.gpr[EMU_RCX], 0x33);
+
+	cpu.gpr[EMU_RAX] = 0x38;
+	cpu.gpr[EMU_RCX] = 0x99;
+	run("f0 0f b1 0f");					/* lock cmpxchg [rdi], ecx: equal */
+	assert_int_equal(get32(DATA), 0x99);
+	assert_true(cpu.rflags & ZF);
+	run("0f b1 0f");					/* again: not equal, eax reloaded */
+	assert_int_equal(get32(DATA), 0x99);
+	assert_int_equal(cpu.gpr[EMU_RAX], 0x99);
+	assert_false(cpu.rflags & ZF);
+
+	cpu.gpr[EMU_RSI] = 0xfffffffff0000000ULL;
+	run("48 63 c6");					/* movsxd rax, esi */
+	assert_int_equal(cpu.gpr[EMU_RAX], 0xfffffffff0000000ULL);
+	assert_exception(run("f0 87 c8"), 6, false, 0);		/* lock xchg of registers: #UD */
+}
+
 /* ---- unsupported, emu_step ----------------------------------------- */
 
 static void test_unsupported(void **state)
@@ -1168,6 +1210,7 @@ int main(void)
 		cmocka_unit_test(test_shift_forms),
 		cmocka_unit_test(test_muldiv_forms),
 		cmocka_unit_test(test_bitops_forms),
+		cmocka_unit_test(test_xchg_forms),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_host_cmpxchg),

@@ -4,7 +4,7 @@
  * for a file of their own (int3, fwait, clac/stac, popcnt).  MOV forms are
  * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c, shifts and
  * rotates in shift.c, multiply and divide in muldiv.c,
- * conditions and bit instructions in bitops.c.  An instruction either completes
+ * conditions and bit instructions in bitops.c, XCHG/XADD/CMPXCHG in xchg.c.  An instruction either completes
  * (emu_finish) or raises an exception before changing any state.
  */
 #include <errno.h>
@@ -107,6 +107,21 @@ static int exec_1b(struct emu_env *e)
 	case 0xa0: case 0xa1: case 0xa2: case 0xa3:
 	case 0xc6: case 0xc7:
 		return emu_exec_mov(e);
+	case 0x63:
+		if (e->insn->mode == EMU_MODE_LONG64)
+			return emu_exec_mov(e);	/* movsxd; arpl outside 64-bit mode */
+		return exec_unsupported(e);
+	case 0x86: case 0x87: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95:
+	case 0x96: case 0x97:
+		return emu_exec_xchg(e);
+	case 0x90:
+		/* nop, pause (f3 90); with REX.B it is xchg r8, rax */
+		if (e->insn->rex & 1)
+			return emu_exec_xchg(e);
+		if (exec_locked(e))
+			return emu_raise(e, EMU_VEC_UD, false, 0);
+		emu_finish(e);
+		return 0;
 	case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
 		return emu_exec_shift(e);
 	case 0x69: case 0x6b:
@@ -133,6 +148,8 @@ static int exec_0f(struct emu_env *e)
 		return exec_popcnt(e);
 	case 0xaf:
 		return emu_exec_muldiv(e);
+	case 0xb0: case 0xb1: case 0xc0: case 0xc1:
+		return emu_exec_xchg(e);
 	case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
 	case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
 	case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:

@@ -53,6 +53,11 @@ static int mov_1b(struct emu_env *e)
 		return r;
 	case 0xa2: case 0xa3:		/* mov moffs, al/eax */
 		return emu_rm_write(e, size, emu_reg_get(e, EMU_RAX, size));
+	case 0x63:			/* movsxd r, r/m32 (64-bit mode; without REX.W a plain move) */
+		r = emu_rm_read(e, in->opsize == 2 ? 2 : 4, &v);
+		if (!r)
+			emu_reg_set(e, in->reg, in->opsize, in->opsize == 8 ? sign_extend(v, 4) : v);
+		return r;
 	default:			/* c6 /0, c7 /0: mov r/m, imm (sign-extended) */
 		return emu_rm_write(e, size, in->imm);
 	}
