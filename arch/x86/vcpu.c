@@ -223,6 +223,7 @@ static void cpu_from_kvm(struct emu_cpu *cpu, const struct kvm_regs *r, const st
 	cpu->seg_base[EMU_SEG_GS] = s->gs.base;
 	cpu->cs_l = s->cs.l;
 	cpu->cs_db = s->cs.db;
+	cpu->ss_db = s->ss.db;
 	cpu->cpl = s->ss.dpl;
 }
 

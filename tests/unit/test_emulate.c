@@ -1020,6 +1020,80 @@ static void test_xchg_forms(void **state)
 	assert_exception(run("f0 87 c8"), 6, false, 0);		/* lock xchg of registers: #UD */
 }
 
+static void test_stack_forms(void **state)
+{
+	(void)state;
+	setup_long();
+	cpu.gpr[EMU_RSP] = DATA + 0x100;
+	cpu.gpr[EMU_RBX] = 0x1122334455667788ULL;
+	assert_int_equal(run("53").status, EMU_DONE);		/* push rbx: 64-bit by default */
+	assert_int_equal(cpu.gpr[EMU_RSP], DATA + 0xf8);
+	assert_int_equal(get64(DATA + 0xf8), 0x1122334455667788ULL);
+	run("41 59");						/* pop r9 */
+	assert_int_equal(cpu.gpr[EMU_R9], 0x1122334455667788ULL);
+	assert_int_equal(cpu.gpr[EMU_RSP], DATA + 0x100);
+	run("66 6a ff");					/* push word -1 */
+	assert_int_equal(cpu.gpr[EMU_RSP], DATA + 0xfe);
+	run("66 58");						/* pop ax */
+	assert_int_equal(cpu.gpr[EMU_RAX] & 0xffff, 0xffff);
+
+	cpu.rip = 0x10000;
+	run("e8 10 00 00 00");					/* call +0x10 */
+	assert_int_equal(cpu.rip, 0x10015);
+	assert_int_equal(get64(cpu.gpr[EMU_RSP]), 0x10005);
+	run("c3");						/* ret */
+	assert_int_equal(cpu.rip, 0x10005);
+	assert_int_equal(cpu.gpr[EMU_RSP], DATA + 0x100);
+
+	cpu.rflags = 0x2 | ZF;
+	cpu.rip = 0x10000;
+	run("74 fe");						/* je $ (to itself) */
+	assert_int_equal(cpu.rip, 0x10000);
+	run("0f 85 00 01 00 00");				/* jne: not taken */
+	assert_int_equal(cpu.rip, 0x10006);
+	cpu.gpr[EMU_RCX] = 2;
+	run("e2 f0");						/* loop: rcx 1, taken */
+	assert_int_equal(cpu.gpr[EMU_RCX], 1);
+	assert_int_equal(cpu.rip, 0x10008 - 0x10);
+	run("e2 f0");						/* rcx 0: falls through */
+	assert_int_equal(cpu.gpr[EMU_RCX], 0);
+	assert_int_equal(cpu.rip, 0x10008 - 0x10 + 2);
+
+	cpu.gpr[EMU_RAX] = 0x20000;
+	run("ff e0");						/* jmp rax */
+	assert_int_equal(cpu.rip, 0x20000);
+	cpu.gpr[EMU_RAX] = 0x8000000000000000ULL;		/* not canonical: #GP, nothing moved */
+	uint64_t rsp = cpu.gpr[EMU_RSP];
+	assert_exception(run("ff d0"), 13, true, 0);		/* call rax */
+	assert_int_equal(cpu.rip, 0x20000);
+	assert_int_equal(cpu.gpr[EMU_RSP], rsp);
+
+	/* A push to a read-only page faults with RSP unchanged. */
+	cpu.gpr[EMU_RSP] = VA_RO + 0x10;
+	assert_exception(run("50"), 14, true, 0x3);
+	assert_int_equal(cpu.gpr[EMU_RSP], VA_RO + 0x10);
+
+	assert_int_equal(run("66 eb 00").status, EMU_UNSUPPORTED);	/* 66 jmp: vendors differ */
+
+	/* 16-bit real mode: SP wraps, IP is masked to 16 bits. */
+	cpu.cs_l = false;
+	cpu.cr0 = 0;
+	cpu.cr4 = 0;
+	cpu.efer = 0;
+	cpu.rip = 0x100;
+	cpu.seg_base[EMU_SEG_SS] = 0x20000;
+	cpu.gpr[EMU_RSP] = 0x0001;
+	cpu.gpr[EMU_RAX] = 0xbeef;
+	run("50");						/* push ax: SP 1 -> 0xffff */
+	assert_int_equal(cpu.gpr[EMU_RSP], 0xffff);
+	assert_int_equal(fake.ram[0x2ffff], 0xef);		/* at SS:0xffff */
+	run("e9 fd ff");					/* jmp -3: to itself at 0x101 */
+	assert_int_equal(cpu.rip, 0x101);
+	cpu.rip = 0xfffe;
+	run("eb 10");						/* IP wraps at 64 KiB */
+	assert_int_equal(cpu.rip, 0x10);
+}
+
 /* ---- unsupported, emu_step ----------------------------------------- */
 
 static void test_unsupported(void **state)
@@ -1211,6 +1285,7 @@ int main(void)
 		cmocka_unit_test(test_muldiv_forms),
 		cmocka_unit_test(test_bitops_forms),
 		cmocka_unit_test(test_xchg_forms),
+		cmocka_unit_test(test_stack_forms),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_host_cmpxchg),

@@ -53,6 +53,7 @@ struct emu_cpu {
 	uint64_t cr0, cr2, cr3, cr4, efer;
 	uint64_t seg_base[6];	/* by enum emu_seg; KVM's segment .base */
 	bool cs_l, cs_db;	/* CS.L and CS.D/B */
+	bool ss_db;		/* SS.D/B: 32-bit stack outside 64-bit mode */
 	unsigned cpl;		/* 0..3; SS.DPL from KVM_GET_SREGS */
 	unsigned maxphyaddr;	/* CPUID 0x80000008 EAX[7:0]; 0 means 52 */
 };

@@ -4,7 +4,8 @@
  * for a file of their own (int3, fwait, clac/stac, popcnt).  MOV forms are
  * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c, shifts and
  * rotates in shift.c, multiply and divide in muldiv.c,
- * conditions and bit instructions in bitops.c, XCHG/XADD/CMPXCHG in xchg.c.  An instruction either completes
+ * conditions and bit instructions in bitops.c, XCHG/XADD/CMPXCHG in xchg.c,
+ * near branches and the stack in stack.c.  An instruction either completes
  * (emu_finish) or raises an exception before changing any state.
  */
 #include <errno.h>
@@ -126,6 +127,18 @@ static int exec_1b(struct emu_env *e)
 		return emu_exec_shift(e);
 	case 0x69: case 0x6b:
 		return emu_exec_muldiv(e);
+	case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+	case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+	case 0x68: case 0x6a: case 0x8f:
+	case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+	case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
+	case 0xc2: case 0xc3: case 0xe0: case 0xe1: case 0xe2: case 0xe3: case 0xe8: case 0xe9:
+	case 0xeb:
+		return emu_exec_stack(e);
+	case 0xff:
+		if ((e->insn->reg & 7) >= 2)
+			return emu_exec_stack(e);	/* call, jmp, push (far forms unsupported) */
+		return emu_exec_alu(e);			/* inc, dec */
 	case 0xf6: case 0xf7:
 		if ((e->insn->reg & 7) >= 4)
 			return emu_exec_muldiv(e);
@@ -150,6 +163,9 @@ static int exec_0f(struct emu_env *e)
 		return emu_exec_muldiv(e);
 	case 0xb0: case 0xb1: case 0xc0: case 0xc1:
 		return emu_exec_xchg(e);
+	case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
+	case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f:
+		return emu_exec_stack(e);		/* jcc rel16/32 */
 	case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
 	case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
 	case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:

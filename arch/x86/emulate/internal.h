@@ -119,5 +119,6 @@ int emu_exec_shift(struct emu_env *e);
 int emu_exec_muldiv(struct emu_env *e);
 int emu_exec_bitops(struct emu_env *e);
 int emu_exec_xchg(struct emu_env *e);
+int emu_exec_stack(struct emu_env *e);
 
 #endif
