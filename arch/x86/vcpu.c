@@ -196,7 +196,16 @@ static int mem_cmpxchg(void *ctx, uint64_t gpa, void *expected, const void *desi
 	return emu_host_cmpxchg(hva, expected, desired, len, swapped);
 }
 
+/* Emulated IN/OUT (string forms) go to the port bus, as KVM_EXIT_IO would. */
+static int port_access(void *ctx, uint16_t port, void *data, unsigned size, bool is_write)
+{
+	struct machine *m = ctx;
+	bus_access(&m->pio, port, data, size, is_write);
+	return 0;
+}
+
 static const struct emu_mem_ops guest_mem_ops = {
+	.pio = port_access,
 	.read_phys = mem_read,
 	.write_phys = mem_write,
 	.cmpxchg_phys = mem_cmpxchg,

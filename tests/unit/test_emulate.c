@@ -100,7 +100,33 @@ static int fake_cmpxchg(void *ctx, uint64_t gpa, void *expected, const void *des
 	return emu_host_cmpxchg(f->ram + gpa, expected, desired, len, swapped);
 }
 
+/* Ports: writes are logged in order; a read of port P returns P's low byte plus a counter. */
+static struct {
+	uint16_t port[64];
+	uint32_t data[64];
+	unsigned n, reads;
+} ports;
+
+static int fake_pio(void *ctx, uint16_t port, void *data, unsigned size, bool is_write)
+{
+	uint32_t v = 0;
+
+	(void)ctx;
+	if (is_write) {
+		memcpy(&v, data, size);
+		if (ports.n < 64) {
+			ports.port[ports.n] = port;
+			ports.data[ports.n++] = v;
+		}
+	} else {
+		v = (port & 0xff) + ports.reads++;
+		memcpy(data, &v, size);
+	}
+	return 0;
+}
+
 static const struct emu_mem_ops fake_ops = {
+	.pio = fake_pio,
 	.read_phys = fake_read,
 	.write_phys = fake_write,
 	.cmpxchg_phys = fake_cmpxchg,
@@ -1094,6 +1120,101 @@ static void test_stack_forms(void **state)
 	assert_int_equal(cpu.rip, 0x10);
 }
 
+static void test_string_forms(void **state)
+{
+	(void)state;
+	setup_long();
+	memset(&ports, 0, sizeof(ports));
+	for (unsigned i = 0; i < 16; i++)
+		fake.ram[DATA + i] = (uint8_t)(0x40 + i);
+	cpu.gpr[EMU_RSI] = DATA;
+	cpu.gpr[EMU_RDI] = DATA + 0x100;
+	cpu.gpr[EMU_RCX] = 4;
+	assert_int_equal(run("f3 48 a5").status, EMU_DONE);	/* rep movsq */
+	assert_int_equal(cpu.gpr[EMU_RCX], 0);
+	assert_int_equal(cpu.gpr[EMU_RSI], DATA + 32);
+	assert_int_equal(cpu.gpr[EMU_RDI], DATA + 0x120);
+	assert_memory_equal(fake.ram + DATA + 0x100, fake.ram + DATA, 32);
+	assert_int_equal(cpu.rip, 0x10003);
+
+	/* rep stosb to MMIO, one bus write per element, backwards with DF. */
+	cpu.gpr[EMU_RDI] = VA_MMIO + 2;
+	cpu.gpr[EMU_RCX] = 3;
+	cpu.gpr[EMU_RAX] = 0x5a;
+	cpu.rflags = 0x2 | (1ULL << 10);
+	unsigned nmmio = fake.nmmio;
+	run("f3 aa");
+	assert_int_equal(fake.nmmio, nmmio + 3);
+	assert_int_equal(fake.mmio[nmmio].gpa, MMIO_BASE + 2);
+	assert_int_equal(fake.mmio[nmmio + 2].gpa, MMIO_BASE);
+	assert_int_equal(cpu.gpr[EMU_RDI], VA_MMIO - 1);
+	cpu.rflags = 0x2;
+
+	/* repne scasb finds the byte; rcx counts what was left. */
+	cpu.gpr[EMU_RDI] = DATA;
+	cpu.gpr[EMU_RCX] = 16;
+	cpu.gpr[EMU_RAX] = 0x43;
+	run("f2 ae");
+	assert_true(cpu.rflags & ZF);
+	assert_int_equal(cpu.gpr[EMU_RDI], DATA + 4);
+	assert_int_equal(cpu.gpr[EMU_RCX], 12);
+
+	/* repe cmpsb stops at the first difference. */
+	fake.ram[DATA + 0x105] = 0;
+	cpu.gpr[EMU_RSI] = DATA;
+	cpu.gpr[EMU_RDI] = DATA + 0x100;
+	cpu.gpr[EMU_RCX] = 16;
+	run("f3 a6");
+	assert_false(cpu.rflags & ZF);
+	assert_int_equal(cpu.gpr[EMU_RCX], 10);
+
+	/* lodsw with a segment override (FS has a base in 64-bit mode). */
+	cpu.seg_base[EMU_SEG_FS] = 0x100;
+	cpu.gpr[EMU_RSI] = DATA - 0x100;
+	run("64 66 ad");
+	assert_int_equal(cpu.gpr[EMU_RAX] & 0xffff, 0x4140);
+
+	/* rep outsb and insw through ports. */
+	cpu.gpr[EMU_RDX] = 0x3f8;
+	cpu.gpr[EMU_RSI] = DATA;
+	cpu.gpr[EMU_RCX] = 3;
+	run("f3 6e");
+	assert_int_equal(ports.n, 3);
+	assert_int_equal(ports.port[2], 0x3f8);
+	assert_int_equal(ports.data[2], 0x42);
+	cpu.gpr[EMU_RDI] = DATA + 0x200;
+	cpu.gpr[EMU_RCX] = 2;
+	run("f3 66 6d");
+	assert_int_equal(get32(DATA + 0x200), (0xf9u << 16) | 0xf8u);
+
+	/* A fault in the third element (backwards into the read-only page): two done, RIP kept. */
+	cpu.gpr[EMU_RSI] = DATA + 10;
+	cpu.gpr[EMU_RDI] = VA_USER + 1;
+	cpu.gpr[EMU_RCX] = 5;
+	cpu.rflags = 0x2 | (1ULL << 10);
+	uint64_t rip = cpu.rip;
+	assert_exception(run("f3 a4"), 14, true, 0x3);
+	assert_int_equal(cpu.gpr[EMU_RCX], 3);
+	assert_int_equal(cpu.gpr[EMU_RDI], VA_USER - 1);
+	assert_int_equal(cpu.rip, rip);
+	cpu.rflags = 0x2;
+
+	/* A long rep stops after a batch and leaves RIP on itself, to be run again. */
+	cpu.gpr[EMU_RDI] = 0x100000;
+	cpu.gpr[EMU_RCX] = 5000;
+	rip = cpu.rip;
+	assert_int_equal(run("f3 aa").status, EMU_DONE);
+	assert_int_equal(cpu.rip, rip);
+	assert_int_equal(cpu.gpr[EMU_RCX], 5000 - 4096);
+	run("f3 aa");
+	assert_int_equal(cpu.gpr[EMU_RCX], 0);
+	assert_int_equal(cpu.rip, rip + 2);
+
+	assert_exception(run("f0 a4"), 6, false, 0);		/* lock movs: #UD */
+	cpu.cpl = 3;						/* outs at CPL 3 > IOPL 0: #GP */
+	assert_exception(run("6e"), 13, true, 0);
+}
+
 /* ---- unsupported, emu_step ----------------------------------------- */
 
 static void test_unsupported(void **state)
@@ -1286,6 +1407,7 @@ int main(void)
 		cmocka_unit_test(test_bitops_forms),
 		cmocka_unit_test(test_xchg_forms),
 		cmocka_unit_test(test_stack_forms),
+		cmocka_unit_test(test_string_forms),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_host_cmpxchg),

@@ -363,6 +363,8 @@ static int dec_insn(struct dec *d, struct emu_insn *in)
 		return r;
 	if (in->has_mem && seg >= 0)
 		in->seg = (uint8_t)seg;
+	else if (!in->has_mem)
+		in->seg = seg >= 0 ? (uint8_t)seg : EMU_SEG_DS;	/* string instructions' source */
 	return 0;
 }
 

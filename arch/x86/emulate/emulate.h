@@ -73,6 +73,8 @@ struct emu_cpu {
  * (then those paths fail with -ENOSYS).
  */
 struct emu_mem_ops {
+	/* I/O port access of size 1, 2 or 4 (INS/OUTS); NULL: those are unsupported. */
+	int (*pio)(void *ctx, uint16_t port, void *data, unsigned size, bool is_write);
 	int (*read_phys)(void *ctx, uint64_t gpa, void *buf, size_t len);
 	int (*write_phys)(void *ctx, uint64_t gpa, const void *buf, size_t len);
 	int (*cmpxchg_phys)(void *ctx, uint64_t gpa, void *expected,

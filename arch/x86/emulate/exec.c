@@ -5,7 +5,7 @@
  * in mov.c, cmpxchg8b/16b in cmpxchg.c, the integer ALU in alu.c, shifts and
  * rotates in shift.c, multiply and divide in muldiv.c,
  * conditions and bit instructions in bitops.c, XCHG/XADD/CMPXCHG in xchg.c,
- * near branches and the stack in stack.c.  An instruction either completes
+ * near branches and the stack in stack.c, string instructions in string.c.  An instruction either completes
  * (emu_finish) or raises an exception before changing any state.
  */
 #include <errno.h>
@@ -135,6 +135,9 @@ static int exec_1b(struct emu_env *e)
 	case 0xc2: case 0xc3: case 0xe0: case 0xe1: case 0xe2: case 0xe3: case 0xe8: case 0xe9:
 	case 0xeb:
 		return emu_exec_stack(e);
+	case 0x6c: case 0x6d: case 0x6e: case 0x6f: case 0xa4: case 0xa5: case 0xa6: case 0xa7:
+	case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf:
+		return emu_exec_string(e);
 	case 0xff:
 		if ((e->insn->reg & 7) >= 2)
 			return emu_exec_stack(e);	/* call, jmp, push (far forms unsupported) */

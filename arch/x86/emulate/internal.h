@@ -120,5 +120,6 @@ int emu_exec_muldiv(struct emu_env *e);
 int emu_exec_bitops(struct emu_env *e);
 int emu_exec_xchg(struct emu_env *e);
 int emu_exec_stack(struct emu_env *e);
+int emu_exec_string(struct emu_env *e);
 
 #endif
