@@ -63,6 +63,7 @@ layers: $(UNIT_BINS)
 include tests/guests/guests.mk
 include rootfs/rootfs.mk
 include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 # Fast loop for development: unit tests (C, and the bench's statistics), the
 # layering rules, and tiny guests under real KVM.
@@ -71,6 +72,7 @@ check: ember unit layers bench-selftest guests-test
 # The whole suite (README's test command; .ci/run calls exactly this).
 test: deps
 	$(MAKE) check
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
 integration: ember guest

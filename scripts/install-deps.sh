@@ -9,6 +9,7 @@ PACKAGES=(
     busybox-static linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio
     xz-utils e2fsprogs qemu-system-x86 acpica-tools file debootstrap kmod shellcheck
     musl-tools  # rootfs/rootfs.mk: a 50 KB static guest init instead of 700 KB
+    clang libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan and UBSan
     python3     # tests/bench/stats.py: the figures and tables of `make bench`
 )
 
