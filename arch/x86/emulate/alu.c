@@ -18,37 +18,15 @@
 
 #include "arch/x86/emulate/internal.h"
 
-#define ARITH_FLAGS (X86_FLAGS_CF | X86_FLAGS_PF | X86_FLAGS_AF | X86_FLAGS_ZF | X86_FLAGS_SF | \
-		     X86_FLAGS_OF)
-
-static uint64_t width_mask(unsigned size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
 static uint64_t msb(uint64_t v, unsigned size)
 {
 	return (v >> (8 * size - 1)) & 1;
 }
 
-/* SF, ZF and PF of a result (PF: even parity of its low byte). */
-static uint64_t result_flags(uint64_t r, unsigned size)
-{
-	uint64_t f = 0;
-
-	if (r == 0)
-		f |= X86_FLAGS_ZF;
-	if (msb(r, size))
-		f |= X86_FLAGS_SF;
-	if (!__builtin_parity((unsigned)(r & 0xff)))
-		f |= X86_FLAGS_PF;
-	return f;
-}
-
 /* r = a + b + carry_in: carry out and overflow from the operands' and result's top bits. */
 static uint64_t add_flags(uint64_t a, uint64_t b, uint64_t r, unsigned size)
 {
-	uint64_t f = result_flags(r, size);
+	uint64_t f = emu_szp_flags(r, size);
 
 	if (msb((a & b) | ((a | b) & ~r), size))
 		f |= X86_FLAGS_CF;
@@ -62,7 +40,7 @@ static uint64_t add_flags(uint64_t a, uint64_t b, uint64_t r, unsigned size)
 /* r = a - b - borrow_in. */
 static uint64_t sub_flags(uint64_t a, uint64_t b, uint64_t r, unsigned size)
 {
-	uint64_t f = result_flags(r, size);
+	uint64_t f = emu_szp_flags(r, size);
 
 	if (msb((~a & b) | ((~a | b) & r), size))
 		f |= X86_FLAGS_CF;
@@ -75,10 +53,10 @@ static uint64_t sub_flags(uint64_t a, uint64_t b, uint64_t r, unsigned size)
 
 uint64_t emu_alu(enum emu_alu_op op, unsigned size, uint64_t dst, uint64_t src, uint64_t *rflags)
 {
-	const uint64_t m = width_mask(size);
+	const uint64_t m = emu_size_mask(size);
 	uint64_t a = dst & m, b = src & m, cin = *rflags & X86_FLAGS_CF, r, f;
 	/* Which flags the instruction writes; the others keep their value. */
-	uint64_t written = ARITH_FLAGS;
+	uint64_t written = X86_FLAGS_ARITH;
 
 	switch (op) {
 	case EMU_ALU_ADD: r = (a + b) & m; f = add_flags(a, b, r, size); break;
@@ -87,9 +65,9 @@ uint64_t emu_alu(enum emu_alu_op op, unsigned size, uint64_t dst, uint64_t src, 
 	case EMU_ALU_CMP: r = (a - b) & m; f = sub_flags(a, b, r, size); break;
 	case EMU_ALU_SBB: r = (a - b - cin) & m; f = sub_flags(a, b, r, size); break;
 	case EMU_ALU_AND:
-	case EMU_ALU_TEST: r = a & b; f = result_flags(r, size); break;
-	case EMU_ALU_OR: r = a | b; f = result_flags(r, size); break;
-	case EMU_ALU_XOR: r = a ^ b; f = result_flags(r, size); break;
+	case EMU_ALU_TEST: r = a & b; f = emu_szp_flags(r, size); break;
+	case EMU_ALU_OR: r = a | b; f = emu_szp_flags(r, size); break;
+	case EMU_ALU_XOR: r = a ^ b; f = emu_szp_flags(r, size); break;
 	case EMU_ALU_INC:
 		r = (a + 1) & m;
 		f = add_flags(a, 1, r, size);

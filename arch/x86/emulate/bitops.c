@@ -12,14 +12,6 @@
  */
 #include "arch/x86/emulate/internal.h"
 
-#define ARITH_FLAGS (X86_FLAGS_CF | X86_FLAGS_PF | X86_FLAGS_AF | X86_FLAGS_ZF | X86_FLAGS_SF | \
-		     X86_FLAGS_OF)
-
-static uint64_t width_mask(unsigned size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
 bool emu_cond(unsigned cc, uint64_t rflags)
 {
 	bool cf = rflags & X86_FLAGS_CF, zf = rflags & X86_FLAGS_ZF, sf = rflags & X86_FLAGS_SF;
@@ -42,7 +34,7 @@ uint64_t emu_bit_test(enum emu_bit_op op, unsigned size, uint64_t val, uint64_t 
 		      uint64_t *rflags)
 {
 	unsigned n = (unsigned)(bit & (8 * size - 1));
-	uint64_t mask = 1ULL << n, r = val & width_mask(size);
+	uint64_t mask = 1ULL << n, r = val & emu_size_mask(size);
 	bool set = r & mask;
 
 	switch (op) {
@@ -60,7 +52,7 @@ uint64_t emu_bit_scan(enum emu_scan_op op, unsigned size, uint64_t src, uint64_t
 		      uint64_t *rflags)
 {
 	const unsigned bits = 8 * size;
-	uint64_t s = src & width_mask(size), r, f;
+	uint64_t s = src & emu_size_mask(size), r, f;
 
 	switch (op) {
 	case EMU_BSF:
@@ -74,7 +66,7 @@ uint64_t emu_bit_scan(enum emu_scan_op op, unsigned size, uint64_t src, uint64_t
 		 * CF OF SF AF PF are undefined: AMD clears them but PF, the parity
 		 * of the bit index found (of 0 when there is none).
 		 */
-		f = *rflags & ~ARITH_FLAGS;
+		f = *rflags & ~X86_FLAGS_ARITH;
 		f |= s ? 0 : X86_FLAGS_ZF;
 		f |= __builtin_parity((unsigned)((s ? r : 0) & 0xff)) ? 0 : X86_FLAGS_PF;
 		break;
@@ -88,7 +80,7 @@ uint64_t emu_bit_scan(enum emu_scan_op op, unsigned size, uint64_t src, uint64_t
 		else
 			r = (uint64_t)__builtin_clzll(s) - (64 - bits);
 		/* OF SF AF PF are undefined: AMD keeps OF, clears the others. */
-		f = *rflags & ~(ARITH_FLAGS & ~X86_FLAGS_OF);
+		f = *rflags & ~(X86_FLAGS_ARITH & ~X86_FLAGS_OF);
 		f |= s ? 0 : X86_FLAGS_CF;
 		f |= r ? 0 : X86_FLAGS_ZF;
 		break;
@@ -176,8 +168,7 @@ static int exec_bt(struct emu_env *e)
 		return r;
 	if (in->opcode != 0xba) {
 		/* Signed offset: whole operand-sized words before or after ea. */
-		unsigned sh = 64 - bits;
-		int64_t off = (int64_t)(u.bit << sh) >> sh;
+		int64_t off = (int64_t)emu_sign_extend(u.bit, size);
 		la = (la + (uint64_t)((off >> (__builtin_ctz(bits))) * (int64_t)size)) & emu_la_mask(e->cpu);
 		u.bit &= bits - 1;
 	}

@@ -33,6 +33,9 @@
 #define X86_FLAGS_RF	(1ULL << 16)
 #define X86_FLAGS_VM	(1ULL << 17)
 #define X86_FLAGS_AC	(1ULL << 18)
+/* The six arithmetic flags (Vol 1 §3.4.3.1). */
+#define X86_FLAGS_ARITH	(X86_FLAGS_CF | X86_FLAGS_PF | X86_FLAGS_AF | X86_FLAGS_ZF | \
+			 X86_FLAGS_SF | X86_FLAGS_OF)
 
 #define EMU_PAGE_SIZE	4096ULL
 
@@ -51,6 +54,34 @@
 static inline int emu_cb_err(int r)
 {
 	return r == 0 ? 0 : (r < 0 && r != -EFAULT) ? r : -EIO;
+}
+
+/* All-ones in the low `size` bytes (size 1, 2, 4 or 8). */
+static inline uint64_t emu_size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+}
+
+/* A `size`-byte value sign-extended to 64 bits. */
+static inline uint64_t emu_sign_extend(uint64_t v, unsigned size)
+{
+	unsigned sh = 64 - 8 * size;
+	return size >= 8 ? v : (uint64_t)((int64_t)(v << sh) >> sh);
+}
+
+/* SF, ZF and PF of a `size`-byte result (PF: even parity of its low byte). */
+static inline uint64_t emu_szp_flags(uint64_t r, unsigned size)
+{
+	uint64_t f = 0;
+
+	r &= emu_size_mask(size);
+	if (r == 0)
+		f |= X86_FLAGS_ZF;
+	if ((r >> (8 * size - 1)) & 1)
+		f |= X86_FLAGS_SF;
+	if (!__builtin_parity((unsigned)(r & 0xff)))
+		f |= X86_FLAGS_PF;
+	return f;
 }
 
 /* ---- opcodes.c: per-opcode decode attributes ----------------------- */

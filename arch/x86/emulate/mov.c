@@ -7,13 +7,6 @@
  */
 #include "arch/x86/emulate/internal.h"
 
-static uint64_t sign_extend(uint64_t v, unsigned size)
-{
-	unsigned bits = 8 * size;
-
-	return bits >= 64 ? v : (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
-}
-
 /* movzx/movsx r, r/m8 or r/m16. */
 static int mov_extend(struct emu_env *e)
 {
@@ -26,7 +19,7 @@ static int mov_extend(struct emu_env *e)
 	if (r)
 		return r;
 	if (in->opcode >= 0xbe)
-		v = sign_extend(v, src_size);
+		v = emu_sign_extend(v, src_size);
 	emu_reg_set(e, in->reg, in->opsize, v);
 	return 0;
 }
@@ -56,7 +49,7 @@ static int mov_1b(struct emu_env *e)
 	case 0x63:			/* movsxd r, r/m32 (64-bit mode; without REX.W a plain move) */
 		r = emu_rm_read(e, in->opsize == 2 ? 2 : 4, &v);
 		if (!r)
-			emu_reg_set(e, in->reg, in->opsize, in->opsize == 8 ? sign_extend(v, 4) : v);
+			emu_reg_set(e, in->reg, in->opsize, in->opsize == 8 ? emu_sign_extend(v, 4) : v);
 		return r;
 	default:			/* c6 /0, c7 /0: mov r/m, imm (sign-extended) */
 		return emu_rm_write(e, size, in->imm);

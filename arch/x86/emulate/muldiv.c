@@ -13,9 +13,6 @@
  */
 #include "arch/x86/emulate/internal.h"
 
-#define ARITH_FLAGS (X86_FLAGS_CF | X86_FLAGS_PF | X86_FLAGS_AF | X86_FLAGS_ZF | X86_FLAGS_SF | \
-		     X86_FLAGS_OF)
-
 /* The flags a multiply leaves as they were (undefined in the SDM; what AMD does). */
 #define KEPT_BY_MUL (X86_FLAGS_SF | X86_FLAGS_ZF | X86_FLAGS_AF | X86_FLAGS_PF)
 
@@ -25,22 +22,16 @@
 typedef unsigned __int128 u128;
 typedef __int128 s128;
 
-static uint64_t width_mask(unsigned size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
 static int64_t sext(uint64_t v, unsigned size)
 {
-	unsigned sh = 64 - 8 * size;
-	return (int64_t)(v << sh) >> sh;
+	return (int64_t)emu_sign_extend(v, size);
 }
 
 int emu_muldiv(enum emu_muldiv_op op, unsigned size, uint64_t ax, uint64_t dx, uint64_t src,
 	       uint64_t *lo, uint64_t *hi, uint64_t *rflags)
 {
 	const unsigned bits = 8 * size;
-	const uint64_t m = width_mask(size);
+	const uint64_t m = emu_size_mask(size);
 	uint64_t f = 0;
 	/* Bytes work on AX alone: AL (and for divides AH) stand in for rAX and rDX. */
 	if (size == 1) {
@@ -102,7 +93,7 @@ int emu_muldiv(enum emu_muldiv_op op, unsigned size, uint64_t ax, uint64_t dx, u
 		break;
 	}
 	}
-	*rflags = (*rflags & ~ARITH_FLAGS) | f;
+	*rflags = (*rflags & ~X86_FLAGS_ARITH) | f;
 	return 0;
 }
 

@@ -24,11 +24,6 @@ void emu_le_put(uint8_t *p, unsigned size, uint64_t val)
 		p[i] = (uint8_t)(val >> (8 * i));
 }
 
-static uint64_t size_mask(unsigned size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
 /* Without any REX prefix, byte registers 4-7 are AH CH DH BH (Vol 2A §2.2.1.2). */
 static bool reg_is_high_byte(const struct emu_env *e, unsigned reg, unsigned size)
 {
@@ -39,7 +34,7 @@ uint64_t emu_reg_get(const struct emu_env *e, unsigned reg, unsigned size)
 {
 	if (reg_is_high_byte(e, reg, size))
 		return (e->cpu->gpr[reg - 4] >> 8) & 0xff;
-	return e->cpu->gpr[reg & 15] & size_mask(size);
+	return e->cpu->gpr[reg & 15] & emu_size_mask(size);
 }
 
 /* 8- and 16-bit writes keep the other bits; 32-bit writes zero-extend (Vol 1 §3.4.1.1). */
@@ -54,9 +49,9 @@ void emu_reg_set(struct emu_env *e, unsigned reg, unsigned size, uint64_t val)
 	}
 	r = &e->cpu->gpr[reg & 15];
 	if (size >= 4)
-		*r = val & size_mask(size);
+		*r = val & emu_size_mask(size);
 	else
-		*r = (*r & ~size_mask(size)) | (val & size_mask(size));
+		*r = (*r & ~emu_size_mask(size)) | (val & emu_size_mask(size));
 }
 
 int emu_raise(struct emu_env *e, uint8_t vector, bool has_error_code, uint32_t error_code)
@@ -107,7 +102,7 @@ int emu_mem_linear(struct emu_env *e, uint64_t *la)
 		ea += cpu->gpr[in->index & 15] * in->scale;
 	if (in->rip_rel)
 		ea += cpu->rip + in->len;
-	ea &= size_mask(in->addrsize);
+	ea &= emu_size_mask(in->addrsize);
 
 	if (in->mode != EMU_MODE_LONG64 || in->seg == EMU_SEG_FS || in->seg == EMU_SEG_GS)
 		seg_base = cpu->seg_base[in->seg % 6];
@@ -206,7 +201,7 @@ int emu_mem_locked_update(struct emu_env *e, uint64_t la, unsigned size, emu_upd
 		return r;
 	unsigned shift = (unsigned)(gpa & 7) * 8;
 	if ((gpa & 7) + size <= 8 && e->ops->cmpxchg_phys) {
-		uint64_t m = size_mask(size), word = 0, zero = 0;
+		uint64_t m = emu_size_mask(size), word = 0, zero = 0;
 		bool swapped = false;
 		/*
 		 * A first exchange of 0 for 0 fetches the current word atomically

@@ -16,37 +16,16 @@
  */
 #include "arch/x86/emulate/internal.h"
 
-#define ARITH_FLAGS (X86_FLAGS_CF | X86_FLAGS_PF | X86_FLAGS_AF | X86_FLAGS_ZF | X86_FLAGS_SF | \
-		     X86_FLAGS_OF)
-
-static uint64_t width_mask(unsigned bits)
-{
-	return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
-}
-
 static uint64_t bit(uint64_t v, unsigned n)
 {
 	return n < 64 ? (v >> n) & 1 : 0;
-}
-
-static uint64_t szp(uint64_t r, unsigned bits)
-{
-	uint64_t f = 0;
-
-	if (r == 0)
-		f |= X86_FLAGS_ZF;
-	if (bit(r, bits - 1))
-		f |= X86_FLAGS_SF;
-	if (!__builtin_parity((unsigned)(r & 0xff)))
-		f |= X86_FLAGS_PF;
-	return f;
 }
 
 uint64_t emu_shift(enum emu_shift_op op, unsigned size, uint64_t dst, unsigned count,
 		   uint64_t *rflags)
 {
 	const unsigned bits = 8 * size;
-	const uint64_t m = width_mask(bits), a = dst & m;
+	const uint64_t m = emu_size_mask(size), a = dst & m;
 	uint64_t cf = *rflags & X86_FLAGS_CF, r, f = 0, written;
 	unsigned c = count & (size == 8 ? 63 : 31);
 
@@ -95,25 +74,25 @@ uint64_t emu_shift(enum emu_shift_op op, unsigned size, uint64_t dst, unsigned c
 	case EMU_SHIFT_SAL:
 		r = c < 64 ? (a << c) & m : 0;
 		cf = c <= bits ? bit(a, bits - c) : 0;
-		f = X86_FLAGS_AF | szp(r, bits) | (cf ? X86_FLAGS_CF : 0) |
+		f = X86_FLAGS_AF | emu_szp_flags(r, size) | (cf ? X86_FLAGS_CF : 0) |
 		    ((bit(r, bits - 1) ^ cf) ? X86_FLAGS_OF : 0);
-		written = ARITH_FLAGS;
+		written = X86_FLAGS_ARITH;
 		break;
 	case EMU_SHIFT_SHR:
 		r = a >> c;
 		cf = bit(a, c - 1);
 		/* OF: the top bit before the last one-bit step (for a count of 1, the operand's). */
-		f = X86_FLAGS_AF | szp(r, bits) | (cf ? X86_FLAGS_CF : 0) |
+		f = X86_FLAGS_AF | emu_szp_flags(r, size) | (cf ? X86_FLAGS_CF : 0) |
 		    (bit(c - 1 < 64 ? a >> (c - 1) : 0, bits - 1) ? X86_FLAGS_OF : 0);
-		written = ARITH_FLAGS;
+		written = X86_FLAGS_ARITH;
 		break;
 	case EMU_SHIFT_SAR:
 	default: {
 		int64_t sa = (int64_t)(a << (64 - bits)) >> (64 - bits);
 		r = (uint64_t)(sa >> (c < 64 ? c : 63)) & m;
 		cf = (uint64_t)(sa >> (c - 1 < 64 ? c - 1 : 63)) & 1;
-		f = X86_FLAGS_AF | szp(r, bits) | (cf ? X86_FLAGS_CF : 0);
-		written = ARITH_FLAGS;
+		f = X86_FLAGS_AF | emu_szp_flags(r, size) | (cf ? X86_FLAGS_CF : 0);
+		written = X86_FLAGS_ARITH;
 		break;
 	}
 	}

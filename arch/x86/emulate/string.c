@@ -16,18 +16,13 @@
 
 #define STRING_BATCH 4096
 
-static uint64_t mask_of(unsigned size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
 /* seg:offset as a linear address, checked canonical (#SS for SS, else #GP). */
 static int string_la(struct emu_env *e, unsigned seg, uint64_t off, uint64_t *la)
 {
 	const struct emu_cpu *cpu = e->cpu;
 	uint64_t base = 0;
 
-	off &= mask_of(e->insn->addrsize);
+	off &= emu_size_mask(e->insn->addrsize);
 	if (e->insn->mode != EMU_MODE_LONG64 || seg == EMU_SEG_FS || seg == EMU_SEG_GS)
 		base = cpu->seg_base[seg % 6];
 	*la = (base + off) & emu_la_mask(cpu);

@@ -34,7 +34,7 @@ static uint64_t xchg_update(void *ctx, uint64_t old, uint64_t *rflags)
 	case KIND_CMPXCHG:
 	default:
 		emu_alu(EMU_ALU_CMP, u->size, u->acc, old, rflags);
-		return (u->acc & 0xffffffffffffffffULL) == old ? u->src : old;
+		return u->acc == old ? u->src : old;
 	}
 }
 
@@ -44,7 +44,7 @@ int emu_exec_xchg(struct emu_env *e)
 	uint8_t opc = in->opcode;
 	bool byte = (opc & 1) == 0 && (opc == 0x86 || in->map == EMU_MAP_0F);
 	unsigned size = byte ? 1 : in->opsize;
-	uint64_t flags = e->cpu->rflags, mask = size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+	uint64_t flags = e->cpu->rflags;
 	struct xchg_update u = { .size = size };
 	unsigned reg = in->reg, dst_reg = in->rm;
 	bool mem = in->has_mem;
@@ -86,7 +86,7 @@ int emu_exec_xchg(struct emu_env *e)
 	}
 	/* The register operand gets the old destination (XCHG, XADD); CMPXCHG reloads rAX on a miss. */
 	if (u.kind == KIND_CMPXCHG) {
-		if ((u.acc & mask) != u.old)
+		if (u.acc != u.old)
 			emu_reg_set(e, EMU_RAX, size, u.old);
 	} else if (!(u.kind == KIND_XCHG && !mem && reg == dst_reg)) {
 		emu_reg_set(e, reg, size, u.old);
