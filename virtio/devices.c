@@ -23,7 +23,7 @@ int virtio_devices_add(struct virtio_devices *list, struct virtio_device *dev, s
 	arch_virtio_mmio_slot(list->nr - 1, &slot);
 	virtio_mmio_init(t, dev); /* owned by the list from here, even on failure */
 	int rc = virtio_device_attach(dev, list->machine, err);
-	return rc ? rc : virtio_mmio_plug(t, list->machine, dev, slot.base, slot.gsi, err);
+	return rc ? rc : virtio_mmio_plug(t, list->machine, slot.base, slot.gsi, err);
 }
 
 /*

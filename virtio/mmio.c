@@ -133,12 +133,12 @@ void virtio_mmio_access(void *opaque, uint64_t offset, uint8_t *data, unsigned l
 	pthread_mutex_unlock(&dev->lock);
 }
 
-int virtio_mmio_plug(struct virtio_mmio *t, struct machine *m, struct virtio_device *dev,
-		     uint64_t base, uint32_t gsi, struct ember_err *err)
+int virtio_mmio_plug(struct virtio_mmio *t, struct machine *m, uint64_t base, uint32_t gsi,
+		     struct ember_err *err)
 {
+	struct virtio_device *dev = t->dev;
 	int rc;
 
-	virtio_mmio_init(t, dev);
 	t->base = base;
 	t->gsi = gsi;
 	snprintf(dev->where, sizeof(dev->where), "at %#llx", (unsigned long long)base);

@@ -67,13 +67,14 @@ struct virtio_mmio {
 void virtio_mmio_init(struct virtio_mmio *t, struct virtio_device *dev);
 void virtio_mmio_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 /*
- * Puts an attached device (virtio_device_attach) at `base` with interrupt
- * `gsi`: the register window on the machine's MMIO bus, one ioeventfd per
- * queue (QueueNotify with the queue index as datamatch), the irqfd.
- * Before any vCPU runs.
+ * Puts t's device, attached already (virtio_device_attach), at `base` with
+ * interrupt `gsi`: the register window on the machine's MMIO bus, one
+ * ioeventfd per queue (QueueNotify with the queue index as datamatch), the
+ * irqfd.  t comes from virtio_mmio_init, so its owner can free the device
+ * even when this fails.  Before any vCPU runs.
  */
-int virtio_mmio_plug(struct virtio_mmio *t, struct machine *m, struct virtio_device *dev,
-		     uint64_t base, uint32_t gsi, struct ember_err *err);
+int virtio_mmio_plug(struct virtio_mmio *t, struct machine *m, uint64_t base, uint32_t gsi,
+		     struct ember_err *err);
 /* Appends "virtio_mmio.device=4K@ADDR:IRQ" for the transport; -E2BIG when it does not fit. */
 int virtio_mmio_cmdline_word(const struct virtio_mmio *t, char *buf, size_t size);
 
