@@ -160,12 +160,10 @@ int vm_create(struct vm *vm, const struct ember_config *cfg, struct ember_err *e
 	if ((rc = machine_open(&vm->machine, &cfg->started_at, cfg->cpus, caps, nr_caps, err)) ||
 	    (rc = machine_add_memory(&vm->machine, layout, nr_regions, err)))
 		return rc;
-	vm->arch_ready = true;
 	if ((rc = arch_vm_init(&vm->arch, &vm->machine, cfg, err)) ||
 	    (rc = setup_signals(vm, err)) || (rc = arch_devices_init(&vm->arch, err)) ||
 	    (rc = create_guest_abi(vm, err)))
 		return rc;
-	vm->virtio_ready = true;
 	return virtio_devices_create(&vm->virtio, &vm->machine, cfg, err);
 }
 
@@ -221,7 +219,6 @@ int vm_start(struct vm *vm, struct ember_err *err)
 	    (!cfg->no_sandbox && (rc = sandbox_drop_capabilities(shares, err))) ||
 	    (rc = virtio_devices_start(&vm->virtio, err)))
 		return rc;
-	vm->started = true;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if ((rc = vcpu_start(&vm->vcpus[i], err)))
 			return rc;
@@ -280,10 +277,9 @@ void vm_destroy(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
-	if (vm->virtio_ready)
-		virtio_devices_destroy(&vm->virtio);
-	if (vm->arch_ready)
-		arch_devices_destroy(&vm->arch);
+	/* Both cope with a part that was never created (an empty list, devices not ready). */
+	virtio_devices_destroy(&vm->virtio);
+	arch_devices_destroy(&vm->arch);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -296,10 +292,8 @@ void vm_destroy(struct vm *vm)
 	vm->signal_fd = vm->timer_fd = -1;
 	if (vm->machine_open)
 		machine_close(&vm->machine);
-	vm->machine_open = vm->arch_ready = vm->virtio_ready = false;
-	if (vm->started)
-		term_restore(&vm->term);
-	vm->started = false;
+	vm->machine_open = false;
+	term_restore(&vm->term); /* a no-op unless vm_start made the terminal raw */
 }
 
 int vm_run(const struct ember_config *cfg, struct ember_err *err)

@@ -43,7 +43,7 @@ struct vm {
 	int signal_fd;              /* SIGINT/SIGTERM/... read on the loop */
 	int timer_fd;               /* --timeout */
 	struct term term;           /* host terminal state to restore */
-	bool machine_open, arch_ready, virtio_ready, started;
+	bool machine_open;          /* machine_open() ran: its fds are to be closed */
 };
 
 int vm_create(struct vm *vm, const struct ember_config *cfg, struct ember_err *err);
