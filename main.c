@@ -27,9 +27,12 @@ static const char usage[] =
 	"  --mem SIZE       guest RAM, e.g. 256M or 2G (default 256M)\n"
 	"  --cpus N         vCPUs, 1-32 (default 1)\n"
 	"  --disk PATH[,ro][,serial=ID]  virtio-blk disk from a raw image (repeatable)\n"
+	"  -i, --interactive  COMMAND reads ember's stdin (without -i its stdin is empty)\n"
+	"  -t, --tty        give COMMAND a pseudo-terminal (stdout and stderr then merge)\n"
 	"  --console split|serial|virtio|none\n"
-	"                   split (default with a COMMAND): its stdout and stderr stay apart\n"
-	"                   (hvc0, hvc1); serial (default without): ttyS0; virtio: hvc0\n"
+	"                   split (default with a COMMAND): stdin, stdout and stderr as three\n"
+	"                   streams with end-of-file; serial (default without): ttyS0;\n"
+	"                   virtio: hvc0\n"
 	"  --rootfs DIR|IMAGE  run COMMAND in this root file system (a directory over\n"
 	"                   virtio-9p, or an ext4 image as /dev/vda), with ember's init\n"
 	"  --share HOSTDIR:GUESTDIR[:ro]  share a host directory (virtio-9p; repeatable)\n"
@@ -37,19 +40,25 @@ static const char usage[] =
 	"  --workdir DIR    COMMAND's working directory in the guest\n"
 	"  --user UID[:GID] run COMMAND as this numeric user and group\n"
 	"  --timeout SECS   stop the VM after SECS seconds (ember then exits 124)\n"
+	"  --stop-timeout SECS  after SIGTERM reached COMMAND, stop the VM if it has not\n"
+	"                   exited within SECS seconds (default 10; ember then exits 137)\n"
 	"  --boot-timer     report when the guest's init starts (boot-timer device)\n"
 	"  --verbose        show kernel messages\n"
 	"  --no-sandbox     run without the syscall filter (for debugging ember)\n"
 	"\n"
+	"SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to ember go to COMMAND;\n"
+	"a second SIGINT stops the VM.\n"
+	"\n"
 	"exit codes: COMMAND's own (128+N if killed by signal N); 123 the guest stopped\n"
 	"without an exit status (reset, triple fault, panic); 124 --timeout expired;\n"
-	"125 ember failed; 126/127 COMMAND could not be run / was not found.\n"
+	"125 ember failed; 126/127 COMMAND could not be run / was not found; 137 ember\n"
+	"stopped a COMMAND that did not exit (--stop-timeout, second SIGINT).\n"
 	"environment: EMBER_KERNEL, EMBER_INITRD override the default guest.\n";
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
 	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT, OPT_SHARE, OPT_ROOTFS,
-	OPT_NO_SANDBOX,
+	OPT_NO_SANDBOX, OPT_STOP_TIMEOUT,
 };
 
 static const struct option run_options[] = {
@@ -69,6 +78,9 @@ static const struct option run_options[] = {
 	{ "share", required_argument, NULL, OPT_SHARE },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -101,6 +113,17 @@ static const char *default_guest_file(const char *env, const char *name, char *b
 	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
+/* --env is repeatable without a limit: the command channel has none. */
+static int add_env(struct ember_config *cfg, const char *kv)
+{
+	const char **env = realloc(cfg->env, (cfg->nr_env + 1) * sizeof(*env));
+	if (!env)
+		return -1;
+	env[cfg->nr_env++] = kv;
+	cfg->env = env;
+	return 0;
+}
+
 static int parse_run(int argc, char **argv, struct ember_config *cfg)
 {
 	char msg[512];
@@ -108,7 +131,7 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 	opterr = 0;
 	optind = 1;
 	for (;;) {
-		int opt = getopt_long(argc, argv, "+:h", run_options, NULL);
+		int opt = getopt_long(argc, argv, "+:hit", run_options, NULL);
 		if (opt == -1)
 			break;
 		switch (opt) {
@@ -118,6 +141,8 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 		case OPT_BOOT_TIMER: cfg->boot_timer = true; break;
 		case OPT_VERBOSE: cfg->verbose = true; break;
 		case OPT_NO_SANDBOX: cfg->no_sandbox = true; break;
+		case 'i': cfg->interactive = true; break;
+		case 't': cfg->tty = true; break;
 		case OPT_MEM:
 			if (config_parse_size(optarg, &cfg->mem_bytes)) {
 				snprintf(msg, sizeof(msg), "--mem %s: not a size (use e.g. 512M or 2G)", optarg);
@@ -181,11 +206,8 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 				snprintf(msg, sizeof(msg), "--env %s: use K=V with a non-empty K", optarg);
 				return die(msg);
 			}
-			if (cfg->nr_env == EMBER_MAX_ENV) {
-				snprintf(msg, sizeof(msg), "--env: at most %d variables", EMBER_MAX_ENV);
-				return die(msg);
-			}
-			cfg->env[cfg->nr_env++] = optarg;
+			if (add_env(cfg, optarg))
+				return die("out of memory");
 			break;
 		case OPT_WORKDIR:
 			if (optarg[0] != '/') {
@@ -195,11 +217,17 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 			cfg->workdir = optarg;
 			break;
 		case OPT_USER:
-			if (config_check_user(optarg)) {
+			if (config_parse_user(optarg, &cfg->uid, &cfg->gid)) {
 				snprintf(msg, sizeof(msg), "--user %s: use numeric UID or UID:GID", optarg);
 				return die(msg);
 			}
-			cfg->user = optarg;
+			cfg->has_user = true;
+			break;
+		case OPT_STOP_TIMEOUT:
+			if (config_parse_uint(optarg, 1u << 30, &cfg->stop_timeout_s)) {
+				snprintf(msg, sizeof(msg), "--stop-timeout %s: not a number of seconds", optarg);
+				return die(msg);
+			}
 			break;
 		case OPT_TIMEOUT:
 			if (config_parse_uint(optarg, 1u << 30, &cfg->timeout_s) || cfg->timeout_s == 0) {
@@ -257,14 +285,26 @@ int main(int argc, char **argv)
 	/* Only ember's init understands a command or --rootfs: then it is the init that runs. */
 	if (cfg.argc > 0 || cfg.rootfs)
 		cfg.init_handshake = true;
-	/* A one-shot command gets separate stdout and stderr; a shell gets the UART. */
+	/*
+	 * A one-shot command (or -i/-t: a shell over the channel) gets three
+	 * streams; a plain `ember run` gets a shell on the UART.
+	 */
 	if (cfg.console == EMBER_CONSOLE_AUTO)
-		cfg.console = cfg.argc > 0 ? EMBER_CONSOLE_SPLIT : EMBER_CONSOLE_SERIAL;
+		cfg.console = cfg.argc > 0 || cfg.interactive || cfg.tty ? EMBER_CONSOLE_SPLIT :
+									 EMBER_CONSOLE_SERIAL;
+	if ((cfg.interactive || cfg.tty) && cfg.console != EMBER_CONSOLE_SPLIT)
+		return die("-i and -t need --console split (the other consoles are the guest's terminal)");
+	if ((cfg.interactive || cfg.tty) && !cfg.init_handshake)
+		return die("-i and -t need ember's init (the default guest, or a COMMAND)");
+	/* As docker run -it: a terminal for the command means one on our side too. */
+	if (cfg.tty && cfg.interactive && !isatty(STDIN_FILENO))
+		return die("-t: the input device is not a terminal (drop -t, or run ember from one)");
 
 	struct ember_err err = { "" };
 	if ((rc = config_validate(&cfg, &err)))
 		return die(err.msg);
 	rc = vm_run(&cfg, &err);
+	free(cfg.env);
 	if (rc < 0)
 		return die(err.msg[0] ? err.msg : "failed");
 	return rc;

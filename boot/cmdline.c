@@ -43,32 +43,3 @@ int cmdline_append(struct cmdline *cl, const char *words)
 	}
 	return 0;
 }
-
-static int is_plain(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       strchr("/_.,:+=-", c) != NULL;
-}
-
-int cmdline_append_encoded(struct cmdline *cl, const char *key, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t old = cl->len;
-	int rc = put_separator(cl);
-
-	if (!rc)
-		rc = put(cl, key, strlen(key));
-	for (const unsigned char *p = (const unsigned char *)value; !rc && *p; p++) {
-		if (is_plain(*p) && *p != '\0') {
-			rc = put(cl, (const char *)p, 1);
-		} else {
-			char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-			rc = put(cl, esc, 3);
-		}
-	}
-	if (rc) {
-		cl->len = old;
-		cl->buf[old] = '\0';
-	}
-	return rc;
-}

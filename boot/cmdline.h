@@ -16,11 +16,4 @@ void cmdline_init(struct cmdline *cl, char *buf, size_t size);
 /* Appends words separated by one space; -E2BIG when it would not fit. */
 int cmdline_append(struct cmdline *cl, const char *words);
 
-/*
- * Appends key + value with every byte outside [A-Za-z0-9/_.,:+=-]
- * percent-encoded, so spaces, quotes and newlines survive the kernel's
- * parser (rootfs/init.c decodes it).
- */
-int cmdline_append_encoded(struct cmdline *cl, const char *key, const char *value);
-
 #endif

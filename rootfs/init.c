@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * ember-init: the guest's /init (PID 1).  Mounts the usual file systems,
- * signals the boot timer, runs the command given by ember.* keys on the
- * kernel command line (arch/x86/guest_abi.h), reaps everything, and hands
- * the command's exit status to ember through the exit port.
+ * signals the boot timer, and with ember.channel=1 on the kernel command
+ * line takes its orders over the command channel (vm/channel_proto.h):
+ * the command, its arguments, environment, working directory, user,
+ * mounts and the host's time come in on the control port; it runs the
+ * command with its stdio on three more ports (or the console), relays
+ * signals, and reports the exit status back before ember ends the VM.
+ * Without the channel it runs a shell on the console.
  *
  * Exit status: the command's own code; 128+N if signal N killed it; 127 if
  * it was not found, 126 if it could not be executed; 125 if init itself
- * failed (bad command line, working directory, fork).
+ * failed (bad request, working directory, mount, fork).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,12 +28,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/guest_abi.h"
-#include "rootfs/init_cmdline.h"
+#include "rootfs/init_relay.h"
 
-#define STATUS_INIT_FAILED 125
 
 static void mount_one(const char *type, const char *dir, const char *opts)
 {
@@ -77,20 +81,15 @@ static const char *read_cmdline(void)
 }
 
 /* A clean environment: the kernel passes init any unknown key=value it saw. */
-static int setup_env(const struct init_cmdline *c)
+static int setup_env(const struct channel_request *req)
 {
+	const char *term = req->flags & CHANNEL_FLAG_TTY ? "xterm" : "linux";
 	if (clearenv() != 0 || setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) ||
-	    setenv("HOME", "/root", 1) || setenv("TERM", "linux", 1))
+	    setenv("HOME", "/root", 1) || setenv("TERM", term, 1))
 		return -1;
-	for (size_t i = 0; i < c->envc; i++) {
-		/* setenv() copies, so c->env can be freed; the parser ensured a '=' after K. */
-		char *eq = strchr(c->env[i], '=');
-		*eq = '\0';
-		int r = setenv(c->env[i], eq + 1, 1);
-		*eq = '=';
-		if (r != 0)
+	for (size_t i = 0; i < req->envc; i++)
+		if (putenv(req->env[i]) != 0) /* checked "K=V" by the decoder; lives as long as init */
 			return -1;
-	}
 	return 0;
 }
 
@@ -107,42 +106,11 @@ static void console_raw(int fd)
 	}
 }
 
-/*
- * The command's stdio.  By default it inherits init's /dev/console.  With
- * ember.stdio=split, stdin and stdout are /dev/hvc0 and stderr /dev/hvc1,
- * two virtio consoles that ember copies to its own stdout and stderr.
- */
-static int setup_stdio(const struct init_cmdline *c)
+/* Tells ember the console is set up: host input may flow into it. */
+static void console_ready(void)
 {
-	if (c->split) {
-		int out = open("/dev/hvc0", O_RDWR | O_NOCTTY);
-		int err = open("/dev/hvc1", O_RDWR | O_NOCTTY);
-		if (out < 0 || err < 0) {
-			fprintf(stderr, "ember-init: /dev/hvc0 or /dev/hvc1: %s\n", strerror(errno));
-			return -1;
-		}
-		dup2(out, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		if (out > 2)
-			close(out);
-		if (err > 2)
-			close(err);
-	}
-	if (!c->tty) {
-		console_raw(0);
-		if (c->split)
-			console_raw(2);
-	}
-	return 0;
-}
-
-/* Everything the command wrote must have left the guest before ember stops it. */
-static void drain_stdio(void)
-{
-	fflush(NULL);
-	tcdrain(1);
-	tcdrain(2);
+	if (ioperm(EMBER_CONSOLE_READY_PORT, 1, 1) == 0)
+		outb(1, EMBER_CONSOLE_READY_PORT);
 }
 
 /* mkdir -p for a mount point. */
@@ -208,14 +176,14 @@ static int switch_root(const char *root)
 }
 
 /* Host directories shared by ember (--share) over virtio-9p. */
-static int mount_shares(const struct init_cmdline *c)
+static int mount_shares(const struct channel_request *req)
 {
-	for (size_t i = 0; i < c->nmounts; i++) {
+	for (size_t i = 0; i < req->nmounts; i++) {
 		char value[4096];
 		const char *tag, *dir;
 		bool ro;
-		snprintf(value, sizeof(value), "%s", c->mounts[i]);
-		if (init_mount_split(value, &tag, &ro, &dir) < 0)
+		snprintf(value, sizeof(value), "%s", req->mounts[i]);
+		if (channel_mount_split(value, &tag, &ro, &dir) < 0)
 			return -1;
 		make_dirs(dir);
 		/* cache=none: the host may change the files under the guest's feet. */
@@ -228,89 +196,130 @@ static int mount_shares(const struct init_cmdline *c)
 	return 0;
 }
 
-static pid_t spawn(char **argv, const struct init_cmdline *c)
+/* In the command's child, before exec: groups first, as the uid may not change them later. */
+static int become_user(const struct channel_request *req)
 {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	/* Groups first: once the uid changes, we may no longer change them. */
-	if (c->has_user && (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0)) {
-		fprintf(stderr, "ember-init: cannot become user %u:%u: %s\n", c->uid, c->gid,
+	if (req->has_user && (setgroups(0, NULL) < 0 || setgid(req->gid) < 0 || setuid(req->uid) < 0)) {
+		fprintf(stderr, "ember-init: cannot become user %u:%u: %s\n", req->uid, req->gid,
 			strerror(errno));
-		_exit(STATUS_INIT_FAILED);
+		return -1;
 	}
-	/*
-	 * A session of its own with the console as controlling tty, so that a
-	 * shell gets job control and ^C reaches the foreground job.  Opening
-	 * /dev/console never makes it a controlling tty by itself.
-	 */
-	setsid();
-	ioctl(0, TIOCSCTTY, 0);
-	execvp(argv[0], argv);
-	int err = errno;
-	fprintf(stderr, "ember-init: %s: %s\n", argv[0], strerror(err));
-	_exit(err == ENOENT ? 127 : 126);
+	return 0;
 }
 
-/* Reaps every child (orphans are ours as PID 1) until `pid` exits; returns its status. */
-static int wait_for(pid_t pid)
+/* The stdio ports; init's own messages go to the stderr port from here on. */
+static int open_stdio_ports(struct relay *r)
 {
-	for (;;) {
-		int st;
-		pid_t r = waitpid(-1, &st, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return STATUS_INIT_FAILED; /* ECHILD: cannot happen while pid lives */
-		}
-		if (r != pid)
-			continue;
-		if (WIFEXITED(st))
-			return WEXITSTATUS(st);
-		return 128 + WTERMSIG(st);
-	}
+	if ((r->out_port = relay_open_port(CHANNEL_PORT_STDOUT, O_WRONLY)) < 0 ||
+	    (r->err_port = relay_open_port(CHANNEL_PORT_STDERR, O_WRONLY)) < 0)
+		return -1;
+	if ((r->flags & CHANNEL_FLAG_INTERACTIVE) &&
+	    (r->in_port = relay_open_port(CHANNEL_PORT_STDIN, O_RDONLY)) < 0)
+		return -1;
+	dup2(r->err_port, STDERR_FILENO);
+	return 0;
 }
 
-static int run(void)
+/* Everything after the request: the command's world, then the command. */
+static int run_request(struct relay *r, struct channel_request *req)
 {
 	static char *sh[] = { "/bin/sh", NULL };
-	struct init_cmdline c;
-	int status = STATUS_INIT_FAILED;
-	pid_t pid;
 
-	if (init_cmdline_parse(&c, read_cmdline()) < 0) {
-		fprintf(stderr, "ember-init: kernel command line: %s\n", c.error);
-		goto out;
+	if (req->has_time) {
+		struct timespec ts = { .tv_sec = (time_t)req->time_sec, .tv_nsec = req->time_nsec };
+		clock_settime(CLOCK_REALTIME, &ts); /* best effort: the RTC gave whole seconds */
 	}
-	if (setup_env(&c) < 0) {
+	if (setup_env(req) < 0) {
 		fprintf(stderr, "ember-init: environment: %s\n", strerror(errno));
-		goto out;
+		return STATUS_INIT_FAILED;
 	}
-	if (setup_stdio(&c) < 0)
-		goto out;
-	/* Tell ember the console is ready for the host's stdin. */
-	if (ioperm(EMBER_CONSOLE_READY_PORT, 1, 1) == 0)
-		outb(1, EMBER_CONSOLE_READY_PORT);
-	if (c.root && switch_root(c.root) < 0)
-		goto out;
-	if (mount_shares(&c) < 0)
-		goto out;
+	if (req->root && switch_root(req->root) < 0)
+		return STATUS_INIT_FAILED;
+	if (mount_shares(req) < 0)
+		return STATUS_INIT_FAILED;
 	/* Like a container's WORKDIR: created when missing. */
-	if (c.workdir)
-		make_dirs(c.workdir);
-	if (c.workdir && chdir(c.workdir) < 0) {
-		fprintf(stderr, "ember-init: cd %s: %s\n", c.workdir, strerror(errno));
-		goto out;
+	if (req->workdir)
+		make_dirs(req->workdir);
+	if (req->workdir && chdir(req->workdir) < 0) {
+		fprintf(stderr, "ember-init: cd %s: %s\n", req->workdir, strerror(errno));
+		return STATUS_INIT_FAILED;
 	}
-	pid = spawn(c.argc ? c.argv : sh, &c);
-	if (pid < 0) {
-		fprintf(stderr, "ember-init: fork: %s\n", strerror(errno));
-		goto out;
+	return relay_run(r, req, req->argc ? req->argv : sh, become_user);
+}
+
+/* Closes a port for good: every descriptor on it (init's stderr may be one). */
+static void close_port(int *fd, int also)
+{
+	if (*fd < 0)
+		return;
+	if (also >= 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		dup2(null, also);
+		close(null);
 	}
-	status = wait_for(pid);
-out:
-	init_cmdline_free(&c);
+	close(*fd);
+	*fd = -1;
+}
+
+static int run_channel(void)
+{
+	struct relay r = { .control = -1, .in_port = -1, .out_port = -1, .err_port = -1 };
+	struct channel_request req;
+	int status = STATUS_INIT_FAILED;
+
+	channel_request_init(&req);
+	r.control = relay_open_port(CHANNEL_PORT_CONTROL, O_RDWR);
+	if (r.control < 0 || relay_send_u32(&r, CHANNEL_HELLO, CHANNEL_VERSION) < 0)
+		return STATUS_INIT_FAILED; /* ember will say the channel was never opened */
+	if (relay_read_request(&r, &req) == 0) {
+		r.flags = req.flags;
+		if (r.flags & CHANNEL_FLAG_STDIO_PORTS) {
+			if (open_stdio_ports(&r) == 0)
+				status = run_request(&r, &req);
+		} else {
+			/* The console is the command's terminal: raw unless ember's is a terminal. */
+			if (!(r.flags & CHANNEL_FLAG_HOST_TTY))
+				console_raw(0);
+			console_ready();
+			status = run_request(&r, &req);
+		}
+	}
+	fflush(NULL);
+	tcdrain(1); /* console mode: the command's output has left the guest */
+	tcdrain(2);
+	sync();
+	/* End of file on ember's stdout and stderr, then the status, in that order. */
+	close_port(&r.in_port, -1);
+	close_port(&r.out_port, -1);
+	close_port(&r.err_port, STDERR_FILENO);
+	relay_send_u32(&r, CHANNEL_EXIT, (uint32_t)status);
+	/* ember stops the VM on EXIT; if it never does, the exit port below still will. */
+	struct timespec pause = { .tv_sec = 10 };
+	nanosleep(&pause, NULL);
 	return status;
+}
+
+/* No channel (a hand-made command line): a shell on the console. */
+static int run_console_shell(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		ioctl(0, TIOCSCTTY, 0);
+		execl("/bin/sh", "sh", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return STATUS_INIT_FAILED;
+	console_ready();
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, 0);
+		if (w < 0 && errno != EINTR)
+			return STATUS_INIT_FAILED;
+		if (w == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
 }
 
 int main(void)
@@ -320,13 +329,22 @@ int main(void)
 	boot_timer();
 	mount_one("proc", "/proc", NULL);
 	mount_one("sysfs", "/sys", NULL);
+	/* What udev or a container runtime would add: /dev/stderr and friends (tee /dev/stderr). */
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "/dev/fd" },         { "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd/1", "/dev/stdout" },   { "/proc/self/fd/2", "/dev/stderr" },
+	};
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
+			fprintf(stderr, "ember-init: %s: %s\n", links[i][1], strerror(errno));
 	mkdir("/dev/pts", 0755);
 	mount_one("devpts", "/dev/pts", "gid=5,mode=620,ptmxmode=666");
 	mount_one("tmpfs", "/tmp", "mode=1777");
 	mount_one("tmpfs", "/run", "mode=0755");
 
-	int status = run();
-	drain_stdio();
+	int status = strstr(read_cmdline(), CHANNEL_CMDLINE_WORD) ? run_channel() : run_console_shell();
+	fflush(NULL);
+	tcdrain(1);
 	sync();
 
 	/* ember ends the VM on this write; nothing after it should run. */

@@ -19,8 +19,9 @@ ifeq ($(origin ROOTFS_INIT_CC),undefined)
 ROOTFS_INIT_CC := $(if $(shell command -v musl-gcc 2>/dev/null),musl-gcc,$(CC))
 endif
 ROOTFS_INIT_CFLAGS := -static -Os -s -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I.
-ROOTFS_INIT_SRCS   := $(ROOTFS_DIR)/init.c $(ROOTFS_DIR)/init_cmdline.c
-ROOTFS_INIT_DEPS   := $(ROOTFS_INIT_SRCS) $(ROOTFS_DIR)/init_cmdline.h arch/x86/guest_abi.h
+# The channel's wire format is ember's own file, compiled into both sides.
+ROOTFS_INIT_SRCS   := $(ROOTFS_DIR)/init.c $(ROOTFS_DIR)/init_relay.c vm/channel_proto.c
+ROOTFS_INIT_DEPS   := $(ROOTFS_INIT_SRCS) $(ROOTFS_DIR)/init_relay.h vm/channel_proto.h arch/x86/guest_abi.h
 
 .PHONY: guest guest-kernel guest-initramfs rootfs-force
 guest: $(ROOTFS_KERNEL) $(ROOTFS_INITRD)

@@ -8,7 +8,8 @@
 #        arch     arch/*          (arch/arch.h and the arch's own files)
 #        cpu      cpu/*           } side by side: neither includes the other
 #        virtio   virtio/*        }
-#        orchestrator  vm/vm.[ch]
+#        orchestrator  vm/vm.[ch], and vm/session.[ch] (the command channel's host
+#                      end: devices, signals and stdio of one run)
 #        main     main.c
 #      a file may include its own layer and the layers below it, nothing else;
 #   2. no two top-level directories include each other in a circle (vm/'s
@@ -31,7 +32,7 @@ not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
 # layer FILE: the layer name of a source path.
 layer() {
 	case $1 in
-	vm/vm.c | vm/vm.h) echo orchestrator ;;
+	vm/vm.c | vm/vm.h | vm/session.c | vm/session.h) echo orchestrator ;;
 	vm/*) echo machine ;;
 	boot/*) echo boot ;;
 	arch/*) echo arch ;;
@@ -88,7 +89,7 @@ users=$(grep -l '#include "vm/vm.h"' "${sources[@]}" | grep -v -x -e vm/vm.c -e 
 if [ -z "$users" ]; then ok "only main.c includes vm/vm.h"; else not_ok "only main.c includes vm/vm.h" "$users"; fi
 
 # ---- 2. no circle between top-level directories ------------------------------------------
-node() { case $1 in vm/vm.c | vm/vm.h) echo vm-orchestrator ;; main.c) echo main ;; *) echo "${1%%/*}" ;; esac; }
+node() { case $1 in vm/vm.c | vm/vm.h | vm/session.c | vm/session.h) echo vm-orchestrator ;; main.c) echo main ;; *) echo "${1%%/*}" ;; esac; }
 dir_edges=$(while read -r a b; do
 	[ -n "$a" ] || continue
 	na=$(node "$a"); nb=$(node "$b")
@@ -111,7 +112,7 @@ if grep -q '#error' arch/arch.h; then not_ok "arch/arch.h has no #error" "found 
 
 # ---- 4. what the device-level unit tests link ---------------------------------------------
 forbidden='vm_run|vm_create|vcpu_create|vcpu_handle_exit|emu_step|acpi_build|sandbox_apply|sandbox_drop_capabilities|arch_vm_init'
-for t in test_virtq test_virtio_mmio test_worker test_blk test_9p; do
+for t in test_virtq test_virtio_mmio test_worker test_blk test_9p test_ports; do
 	bin=$UNIT_DIR/$t
 	if [ ! -x "$bin" ]; then
 		not_ok "$t links only the device layers" "$bin not built (make unit)"

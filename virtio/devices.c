@@ -41,12 +41,9 @@ int virtio_devices_create(struct virtio_devices *list, struct machine *m,
 
 	memset(list, 0, sizeof(*list));
 	list->machine = m;
-	/* Consoles first, so that they are hvc0 and hvc1 in the guest. */
-	if ((cfg->console == EMBER_CONSOLE_VIRTIO || cfg->console == EMBER_CONSOLE_SPLIT) &&
+	/* The console first, so that it is hvc0 in the guest. */
+	if (cfg->console == EMBER_CONSOLE_VIRTIO &&
 	    CREATE_AND_ADD(virtio_console_new(STDOUT_FILENO, true, hold, &dev, err)))
-		return rc;
-	if (cfg->console == EMBER_CONSOLE_SPLIT &&
-	    CREATE_AND_ADD(virtio_console_new(STDERR_FILENO, false, hold, &dev, err)))
 		return rc;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if (CREATE_AND_ADD(virtio_blk_new(&cfg->disks[i], &dev, err)))

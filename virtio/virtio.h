@@ -45,7 +45,7 @@ struct machine;
 #define VIRTIO_ID_9P      9
 #define VIRTIO_ID_VSOCK   19
 
-#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_MAX_QUEUES 16 /* a multiport console with 7 ports; worker bits 0-15 */
 
 struct virtio_device;
 

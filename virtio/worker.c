@@ -59,7 +59,8 @@ static void collect_fds(const struct virtio_worker *w, struct worker_fds *f)
 		f->pfd[f->nr++] = (struct pollfd){ .fd = dev->kick_fd[q], .events = POLLIN };
 	}
 	for (unsigned i = 0; i < w->nr_extra; i++)
-		f->pfd[f->nr++] = (struct pollfd){ .fd = w->extra_fd[i], .events = POLLIN };
+		f->pfd[f->nr++] = (struct pollfd){
+			.fd = atomic_load(&w->extra_off[i]) ? -1 : w->extra_fd[i], .events = POLLIN };
 }
 
 /* Which queues and extras are pending after a poll (kick counters consumed). */
@@ -79,9 +80,9 @@ static uint32_t pending_mask(const struct virtio_worker *w, struct worker_fds *f
 	for (unsigned i = 0; i < w->nr_extra; i++)
 		if (f->pfd[1 + f->nr_queues + i].revents)
 			pending |= VIRTIO_WORKER_EXTRA(i);
-	/* Kicks count only for queues the driver has running. */
+	/* Kicks count only for queues the driver has running, on a live device. */
 	for (unsigned q = 0; q < dev->num_queues; q++)
-		if (!dev->vq[q].ready)
+		if (!dev->vq[q].ready || !virtio_is_live(dev))
 			pending &= ~VIRTIO_WORKER_QUEUE(q);
 	return pending;
 }
@@ -92,8 +93,8 @@ static void *worker_thread(void *opaque)
 	struct virtio_device *dev = w->dev;
 	struct worker_fds f;
 
-	collect_fds(w, &f);
 	while (!atomic_load(&w->stopping)) {
+		collect_fds(w, &f); /* again each time: an extra fd may have been switched off */
 		if (poll(f.pfd, f.nr, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -107,7 +108,7 @@ static void *worker_thread(void *opaque)
 			break;
 		pthread_mutex_lock(&dev->lock);
 		uint32_t pending = pending_mask(w, &f);
-		if (virtio_is_live(dev) && pending)
+		if (pending)
 			w->serve(dev, pending);
 		pthread_mutex_unlock(&dev->lock);
 	}
@@ -135,6 +136,12 @@ int virtio_worker_watch(struct virtio_worker *w, int fd)
 		return -ENOSPC;
 	w->extra_fd[w->nr_extra++] = fd;
 	return 0;
+}
+
+void virtio_worker_watch_enable(struct virtio_worker *w, unsigned i, bool on)
+{
+	if (i < w->nr_extra)
+		atomic_store(&w->extra_off[i], !on);
 }
 
 int virtio_worker_start(struct virtio_worker *w, const char *thread_name, struct ember_err *err)

@@ -41,8 +41,9 @@ void virtio_serve_queue(struct virtio_device *dev, unsigned q, struct virtq_chai
 #define VIRTIO_WORKER_EXTRA(i)    (1u << (16 + (i))) /* extra fd i is readable */
 
 /*
- * Serves what is pending: dev->lock held and the device live.  Kick bits
- * are set only for queues that are ready.
+ * Serves what is pending, with dev->lock held.  Kick bits are set only
+ * for queues that are ready and only while the device is live; extra-fd
+ * bits come whatever the device's state (the device checks it).
  */
 typedef void (*virtio_worker_fn)(struct virtio_device *dev, uint32_t pending);
 
@@ -53,6 +54,7 @@ struct virtio_worker {
 	const char *subject;     /* its image or directory */
 	int wake_fd;             /* eventfd: activate and stop poke the thread */
 	int extra_fd[VIRTIO_WORKER_MAX_EXTRA];
+	atomic_bool extra_off[VIRTIO_WORKER_MAX_EXTRA]; /* not watched for now */
 	unsigned nr_extra;
 	atomic_bool stopping;
 	pthread_t thread;
@@ -64,6 +66,12 @@ int virtio_worker_init(struct virtio_worker *w, struct virtio_device *dev, virti
 		       const char *flag, const char *subject, struct ember_err *err);
 /* Before start: also wake for `fd` readable (pending bit VIRTIO_WORKER_EXTRA(i), i in order). */
 int virtio_worker_watch(struct virtio_worker *w, int fd);
+/*
+ * Stops or resumes watching extra fd i (any thread; takes effect at the
+ * thread's next wait): a level-triggered fd the device cannot consume for
+ * now (input while the guest has no buffers) would otherwise spin it.
+ */
+void virtio_worker_watch_enable(struct virtio_worker *w, unsigned i, bool on);
 /* Starts the thread, which waits on the device's worker-served kick fds, the wake fd, the extras. */
 int virtio_worker_start(struct virtio_worker *w, const char *thread_name, struct ember_err *err);
 /* Makes the thread look at every ready queue now (after DRIVER_OK: kicks before it were dropped). */

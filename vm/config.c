@@ -15,6 +15,7 @@ void config_defaults(struct ember_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_bytes = EMBER_DEFAULT_MEM;
 	cfg->cpus = 1;
+	cfg->stop_timeout_s = 10; /* docker stop's default */
 }
 
 int config_parse_size(const char *text, uint64_t *bytes)
@@ -144,26 +145,28 @@ int config_check_env(const char *kv)
 	return eq && eq != kv ? 0 : -EINVAL;
 }
 
-static int parse_id(const char **s)
+static int parse_id(const char **s, uint32_t *id)
 {
 	if (!isdigit((unsigned char)**s))
 		return -EINVAL;
 	unsigned long long v = 0;
 	while (isdigit((unsigned char)**s)) {
 		v = v * 10 + (unsigned)(*(*s)++ - '0');
-		if (v >= 0xffffffffULL)
+		if (v >= 0xffffffffULL) /* (uid_t)-1 means "no change" to setuid() */
 			return -EINVAL;
 	}
+	*id = (uint32_t)v;
 	return 0;
 }
 
-int config_check_user(const char *spec)
+int config_parse_user(const char *spec, uint32_t *uid, uint32_t *gid)
 {
-	if (parse_id(&spec))
+	if (parse_id(&spec, uid))
 		return -EINVAL;
+	*gid = *uid;
 	if (*spec == ':') {
 		spec++;
-		if (parse_id(&spec))
+		if (parse_id(&spec, gid))
 			return -EINVAL;
 	}
 	return *spec ? -EINVAL : 0;

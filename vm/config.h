@@ -16,7 +16,6 @@
 #define EMBER_CMDLINE_MAX   2048 /* x86 COMMAND_LINE_SIZE, including the NUL */
 
 #define EMBER_MAX_DISKS 16
-#define EMBER_MAX_ENV   64
 #define EMBER_MAX_SHARES 8
 
 struct ember_share {
@@ -33,10 +32,10 @@ struct ember_disk {
 };
 
 enum ember_console {
-	EMBER_CONSOLE_AUTO,      /* SPLIT when a command is given, else SERIAL */
+	EMBER_CONSOLE_AUTO,      /* SPLIT with a command (or -i/-t), else SERIAL */
 	EMBER_CONSOLE_SERIAL,    /* ttyS0 (8250 UART) for everything */
 	EMBER_CONSOLE_VIRTIO,    /* hvc0 (virtio-console) for everything */
-	EMBER_CONSOLE_SPLIT,     /* command's stdin/stdout on hvc0, stderr on hvc1, kernel on ttyS0 -> stderr */
+	EMBER_CONSOLE_SPLIT,     /* command's stdin, stdout, stderr on command-channel ports, kernel on ttyS0 -> stderr */
 	EMBER_CONSOLE_NONE,      /* guest output discarded, no input */
 };
 
@@ -54,17 +53,22 @@ struct ember_config {
 	unsigned nr_disks;
 	enum ember_console console;
 	/*
-	 * The guest runs ember's init, which says when its console is ready
-	 * for stdin (EMBER_CONSOLE_READY_PORT); otherwise input flows as soon
-	 * as the guest's driver opens the console.
+	 * The guest runs ember's init: it takes the command over the command
+	 * channel (vm/session.h) and says when its console is ready for stdin
+	 * (EMBER_CONSOLE_READY_PORT); otherwise input flows as soon as the
+	 * guest's driver opens the console.
 	 */
 	bool init_handshake;
 	char *const *argv;       /* command for the guest init (after "--"), may be empty */
-	const char *env[EMBER_MAX_ENV]; /* --env K=V for the command */
+	const char **env;        /* --env K=V for the command (nr_env of them) */
 	unsigned nr_env;
 	const char *workdir;     /* --workdir: the command's working directory in the guest */
-	const char *user;        /* --user UID[:GID] */
+	bool has_user;           /* --user UID[:GID] */
+	uint32_t uid, gid;
+	bool interactive;        /* -i: ember's stdin is the command's */
+	bool tty;                /* -t: the command gets a pseudo-terminal */
 	unsigned timeout_s;      /* --timeout: stop the VM after this many seconds, 0 = never */
+	unsigned stop_timeout_s; /* --stop-timeout: after a forwarded SIGTERM, stop the VM this much later */
 	struct ember_share shares[EMBER_MAX_SHARES];
 	unsigned nr_shares;
 	const char *rootfs;      /* --rootfs: a directory (served over 9p) or an ext4 image */
@@ -95,8 +99,8 @@ int config_set_rootfs(struct ember_config *cfg, const char *path, struct ember_e
 
 /* --env K=V: K non-empty, no '=' in K. */
 int config_check_env(const char *kv);
-/* --user UID[:GID]: decimal ids. */
-int config_check_user(const char *spec);
+/* --user UID[:GID]: decimal ids below 2^32 - 1; GID defaults to UID. */
+int config_parse_user(const char *spec, uint32_t *uid, uint32_t *gid);
 
 /* Cross-field checks and file existence; fills err with the flag at fault. */
 int config_validate(const struct ember_config *cfg, struct ember_err *err);

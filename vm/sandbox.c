@@ -27,6 +27,8 @@ static const int allowed[] = {
 	SCMP_SYS(fstat), SCMP_SYS(fstatfs),
 	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(fallocate), SCMP_SYS(ftruncate),
 	SCMP_SYS(fcntl), SCMP_SYS(getdents64), SCMP_SYS(fchmod), SCMP_SYS(fchown),
+	/* The command channel puts /dev/null over stdout once the guest closed it. */
+	SCMP_SYS(dup2), SCMP_SYS(dup3),
 	/* Waiting and waking. */
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll),
 	SCMP_SYS(ppoll), SCMP_SYS(futex), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
@@ -75,9 +77,12 @@ static struct scmp_arg_cmp real_fd(unsigned arg)
 				      .datum_a = ~0xfffffULL, .datum_b = 0 };
 }
 
-/* ioctls by request number: KVM_RUN and the terminal; the arch adds its own (register access...). */
+/*
+ * ioctls by request number: KVM_RUN and the terminal (its mode, and its
+ * size for -t's SIGWINCH); the arch adds its own (register access...).
+ */
 static const unsigned long allowed_ioctls[] = {
-	KVM_RUN, TCGETS, TCSETS, TCSETSW, TCSETSF,
+	KVM_RUN, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 };
 
 static void on_sigsys(int sig, siginfo_t *info, void *ucontext)

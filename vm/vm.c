@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -20,7 +21,10 @@
 #include "boot/cmdline.h"
 #include "vm/sandbox.h"
 
-/* ember's defaults, then the user's --cmdline, then the guest command for init. */
+/*
+ * ember's defaults, then the user's --cmdline, then the word that sends
+ * ember's init to the command channel (which carries the command itself).
+ */
 static int build_cmdline(struct vm *vm, struct ember_err *err)
 {
 	const struct ember_config *cfg = vm->cfg;
@@ -40,30 +44,11 @@ static int build_cmdline(struct vm *vm, struct ember_err *err)
 		rc = cmdline_append(&cl, "quiet");
 	if (!rc && cfg->cmdline)
 		rc = cmdline_append(&cl, cfg->cmdline);
-	if (!rc && isatty(STDIN_FILENO))
-		rc = cmdline_append(&cl, "ember.tty=1");
-	if (!rc && cfg->console == EMBER_CONSOLE_SPLIT)
-		rc = cmdline_append(&cl, "ember.stdio=split");
-	if (!rc && cfg->rootfs)
-		rc = cmdline_append(&cl, cfg->rootfs_is_dir ? "ember.root=9p:rootfs" : "ember.root=ext4:/dev/vda");
-	for (unsigned i = 0; !rc && i < cfg->nr_env; i++)
-		rc = cmdline_append_encoded(&cl, "ember.env=", cfg->env[i]);
-	for (unsigned i = 0; !rc && i < cfg->nr_shares; i++) {
-		char mount[EMBER_CMDLINE_MAX];
-		const struct ember_share *sh = &cfg->shares[i];
-		snprintf(mount, sizeof(mount), "%s:%s:%s", sh->tag, sh->read_only ? "ro" : "rw",
-			 sh->guest_dir);
-		rc = cmdline_append_encoded(&cl, "ember.mount=", mount);
-	}
-	if (!rc && cfg->workdir)
-		rc = cmdline_append_encoded(&cl, "ember.workdir=", cfg->workdir);
-	if (!rc && cfg->user)
-		rc = cmdline_append_encoded(&cl, "ember.user=", cfg->user);
-	for (int i = 0; !rc && i < cfg->argc; i++)
-		rc = cmdline_append_encoded(&cl, "ember.arg=", cfg->argv[i]);
+	if (!rc && vm->has_session)
+		rc = cmdline_append(&cl, CHANNEL_CMDLINE_WORD);
 	if (rc)
 		return ember_fail(err, E2BIG,
-				  "kernel command line too long (the kernel takes %d bytes): shorten --cmdline or the command",
+				  "kernel command line too long (the kernel takes %d bytes): shorten --cmdline",
 				  EMBER_CMDLINE_MAX - 1);
 	return 0;
 }
@@ -94,25 +79,92 @@ static int setup_timeout(struct vm *vm, struct ember_err *err)
 	return 0;
 }
 
+/* Exit code when ember stops a command that would not stop (docker's SIGKILL code). */
+#define EMBER_EXIT_KILLED (128 + SIGKILL)
+
+static void on_stop_timeout(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint64_t expirations;
+	(void)events;
+	if (read(vm->stop_timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	fprintf(stderr, "ember: the command did not exit within --stop-timeout %u s of SIGTERM: VM stopped\r\n",
+		vm->cfg->stop_timeout_s);
+	machine_request_stop(&vm->machine, EMBER_EXIT_KILLED);
+}
+
+/* The first forwarded SIGTERM starts the --stop-timeout clock (loop thread). */
+static void arm_stop_timeout(struct vm *vm)
+{
+	struct itimerspec its = { .it_value.tv_sec = vm->cfg->stop_timeout_s };
+
+	if (vm->stop_timer_fd >= 0)
+		return;
+	if (vm->cfg->stop_timeout_s == 0) {
+		machine_request_stop(&vm->machine, EMBER_EXIT_KILLED);
+		return;
+	}
+	vm->stop_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vm->stop_timer_fd < 0 || timerfd_settime(vm->stop_timer_fd, 0, &its, NULL) < 0 ||
+	    loop_add(&vm->machine.loop, vm->stop_timer_fd, EPOLLIN, on_stop_timeout, vm))
+		machine_request_stop(&vm->machine, EMBER_EXIT_KILLED); /* cannot wait: stop now */
+}
+
+static void on_winch(struct vm *vm)
+{
+	struct winsize ws;
+	int fds[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+	for (unsigned i = 0; i < 3; i++)
+		if (ioctl(fds[i], TIOCGWINSZ, &ws) == 0) {
+			session_winsize(&vm->session, ws.ws_row, ws.ws_col);
+			return;
+		}
+}
+
+/*
+ * Like docker run's sig-proxy: once the guest's init runs the command,
+ * these signals go to it and ember waits for its exit status.  A second
+ * SIGINT, or --stop-timeout after a SIGTERM, stops the VM (exit 137).
+ * Before that (the guest still booting, or no ember init) a signal stops
+ * the VM at once with 128+N, as it would stop any program.
+ */
 static void on_signal(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
 	struct signalfd_siginfo si;
 	(void)events;
-	if (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si))
-		machine_request_stop(&vm->machine, 128 + (int)si.ssi_signo);
+	while (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGWINCH) {
+			if (vm->has_session)
+				on_winch(vm);
+			continue;
+		}
+		if (!vm->has_session || !session_running(&vm->session)) {
+			machine_request_stop(&vm->machine, 128 + sig);
+			continue;
+		}
+		if (sig == SIGINT && vm->sigints++ > 0) {
+			fprintf(stderr, "ember: second interrupt: VM stopped\r\n");
+			machine_request_stop(&vm->machine, EMBER_EXIT_KILLED);
+			continue;
+		}
+		session_signal(&vm->session, sig);
+		if (sig == SIGTERM)
+			arm_stop_timeout(vm);
+	}
 }
 
-/* Signals that end ember are read on the loop; the kick signal only interrupts KVM_RUN. */
+/* Signals that end ember (or go to the guest command) are read on the loop; the kick signal only interrupts KVM_RUN. */
 static int setup_signals(struct vm *vm, struct ember_err *err)
 {
+	static const int handled[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 	sigset_t set;
 
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
+	for (unsigned i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaddset(&set, handled[i]);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	/* Blocked before any thread exists so every thread inherits the mask. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -154,7 +206,7 @@ int vm_create(struct vm *vm, const struct ember_config *cfg, struct ember_err *e
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
-	vm->signal_fd = vm->timer_fd = -1;
+	vm->signal_fd = vm->timer_fd = vm->stop_timer_fd = -1;
 	vm->machine_open = true; /* machine_close copes with a partly opened machine */
 	/* Memory before the irqchip: KVM_SET_USER_MEMORY_REGION then costs 0.05 ms, not ~10. */
 	if ((rc = machine_open(&vm->machine, &cfg->started_at, cfg->cpus, caps, nr_caps, err)) ||
@@ -164,7 +216,11 @@ int vm_create(struct vm *vm, const struct ember_config *cfg, struct ember_err *e
 	    (rc = setup_signals(vm, err)) || (rc = arch_devices_init(&vm->arch, err)) ||
 	    (rc = create_guest_abi(vm, err)))
 		return rc;
-	return virtio_devices_create(&vm->virtio, &vm->machine, cfg, err);
+	if ((rc = virtio_devices_create(&vm->virtio, &vm->machine, cfg, err)))
+		return rc;
+	/* ember's init takes its command over the channel; a foreign guest gets none. */
+	vm->has_session = cfg->init_handshake;
+	return vm->has_session ? session_create(&vm->session, &vm->virtio, &vm->machine, cfg, err) : 0;
 }
 
 static int create_vcpus(struct vm *vm, struct ember_err *err)
@@ -222,7 +278,14 @@ int vm_start(struct vm *vm, struct ember_err *err)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if ((rc = vcpu_start(&vm->vcpus[i], err)))
 			return rc;
-	term_enter_raw(&vm->term);
+	/*
+	 * The guest's tty does the line editing: with -t, or a console that is
+	 * the guest's terminal.  Without -t the host terminal stays cooked (as
+	 * with docker run -i): ^C is a signal to ember, forwarded, ^D an EOF.
+	 */
+	if (cfg->tty || cfg->console != EMBER_CONSOLE_SPLIT)
+		term_enter_raw(&vm->term);
+	vm->started = true;
 	/*
 	 * Every thread and file exists now: from here on ember only moves
 	 * bytes, and the filter holds it to that whatever the guest does.
@@ -279,6 +342,13 @@ void vm_destroy(struct vm *vm)
 		vcpu_join(&vm->vcpus[i]);
 	/* Both cope with a part that was never created (an empty list, devices not ready). */
 	virtio_devices_destroy(&vm->virtio);
+	if (vm->has_session) {
+		/* The device threads are gone: the session's state is settled. */
+		if (vm->started)
+			session_finish(&vm->session, machine_exit_code(&vm->machine));
+		session_destroy(&vm->session);
+		vm->has_session = false;
+	}
 	arch_devices_destroy(&vm->arch);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
@@ -289,7 +359,9 @@ void vm_destroy(struct vm *vm)
 		close(vm->signal_fd);
 	if (vm->timer_fd >= 0)
 		close(vm->timer_fd);
-	vm->signal_fd = vm->timer_fd = -1;
+	if (vm->stop_timer_fd >= 0)
+		close(vm->stop_timer_fd);
+	vm->signal_fd = vm->timer_fd = vm->stop_timer_fd = -1;
 	if (vm->machine_open)
 		machine_close(&vm->machine);
 	vm->machine_open = false;

@@ -28,6 +28,7 @@
 #include "vm/error.h"
 #include "vm/guest_abi.h"
 #include "vm/machine.h"
+#include "vm/session.h"
 #include "vm/term.h"
 
 struct vm {
@@ -42,6 +43,11 @@ struct vm {
 	char cmdline[EMBER_CMDLINE_MAX];
 	int signal_fd;              /* SIGINT/SIGTERM/... read on the loop */
 	int timer_fd;               /* --timeout */
+	int stop_timer_fd;          /* --stop-timeout, armed by a forwarded SIGTERM */
+	unsigned sigints;           /* SIGINTs forwarded: the second stops the VM */
+	bool has_session;           /* the command channel exists (ember's init) */
+	struct session session;
+	bool started;               /* vm_start got the vCPUs running */
 	struct term term;           /* host terminal state to restore */
 	bool machine_open;          /* machine_open() ran: its fds are to be closed */
 };

@@ -8,7 +8,8 @@
 
 /*
  * Exit-status port: a byte written here ends the VM and becomes ember's
- * exit code.  Chosen to match QEMU's isa-debug-exit default port so that
+ * exit code (for guests without the command channel, and ember's init's
+ * fallback).  Chosen to match QEMU's isa-debug-exit default port so that
  * guests written for either need no change of address (QEMU shifts the
  * value, we do not).
  */
@@ -35,28 +36,9 @@
 #define EMBER_UART_IRQ  4
 
 /*
- * Command-line keys read by rootfs/init.c from /proc/cmdline.  Values are
- * percent-encoded (every byte outside [A-Za-z0-9/_.,:+=-] becomes %XX) so
- * that spaces, quotes and newlines survive the kernel's command-line
- * parser.  The kernel ignores unknown dotted parameters, so none of these
- * leak into init's environment.
- *   ember.arg=V     one argv element, in order (repeatable)
- *   ember.env=K=V   one environment variable (repeatable)
- *   ember.workdir=D working directory for the command
- *   ember.tty=1     host stdin is a terminal: keep the guest tty cooked
- *   ember.user=U:G  run the command as numeric user U and group G
- *   ember.mount=TAG:MODE:DIR  mount virtio-9p tag TAG on DIR, MODE rw or ro
- *   ember.stdio=split  the command's stdin/stdout are /dev/hvc0, its stderr /dev/hvc1
- *   ember.root=9p:TAG | ember.root=ext4:/dev/vdX  switch to this root file system
- *                   before running the command (--rootfs)
+ * The command itself does not travel on the kernel command line: ember's
+ * init finds `ember.channel=1` there and takes everything else over the
+ * command channel (vm/channel_proto.h), which is arch-neutral.
  */
-#define EMBER_CMDLINE_ARG     "ember.arg="
-#define EMBER_CMDLINE_ENV     "ember.env="
-#define EMBER_CMDLINE_WORKDIR "ember.workdir="
-#define EMBER_CMDLINE_TTY     "ember.tty="
-#define EMBER_CMDLINE_USER    "ember.user="
-#define EMBER_CMDLINE_MOUNT   "ember.mount="
-#define EMBER_CMDLINE_STDIO   "ember.stdio="
-#define EMBER_CMDLINE_ROOT    "ember.root="
 
 #endif

@@ -35,17 +35,17 @@ check "--user runs the command as 1000:100" $(grep -qx 'ids=1000:100' "$out/smp.
 check "stderr goes to ember's stderr, not stdout" $(grep -qx 'to-stderr' "$out/smp.err" && ! grep -q 'to-stderr' "$out/smp.out"; echo $?) "stderr: $(head -c 300 "$out/smp.err")"
 expected=$(printf '[two words]\n[it'"'"'s]\n[dq"uote]\n[new\nline]\n[ünï]')
 actual=$(sed -n '/^\[/,$p' "$out/smp.out")
-check "arguments survive the kernel command line exactly" $([ "$actual" = "$expected" ]; echo $?) "got: $actual"
+check "arguments arrive exactly (over the command channel)" $([ "$actual" = "$expected" ]; echo $?) "got: $actual"
 check "kernel messages are quiet by default" $( ! grep -q 'Linux version' "$out/smp.out" "$out/smp.err"; echo $?) "kernel log printed"
 check "--boot-timer reports the guest's init start" $(grep -q 'guest boot took' "$out/smp.err"; echo $?) "stderr: $(cat "$out/smp.err")"
 grep -h 'guest boot took' "$out/smp.err" | sed 's/^/# /'
 
-# --- boot 2: stdin, and stdout/stderr byte-for-byte as on the host ---------
+# --- boot 2: stdin (-i), and stdout/stderr byte-for-byte as on the host ----
 script='read -r l; printf "got:%s\n" "$l"; printf "a\tb\r\n\001\377 end"; printf "e1\ne2" >&2; exit 0'
 printf 'line-from-host\nsecond\n' | sh -c "$script" >"$out/host.out" 2>"$out/host.err"
 start=$(date +%s.%N)
 printf 'line-from-host\nsecond\n' | timeout -k 5 "$BOOT_TIMEOUT" "$EMBER" run --kernel "$KERNEL" \
-	--initrd "$INITRD" -- /bin/sh -c "$script" >"$out/stdin.out" 2>"$out/stdin.err"
+	--initrd "$INITRD" -i -- /bin/sh -c "$script" >"$out/stdin.out" 2>"$out/stdin.err"
 rc=$?
 printf '# stdin: exit %s after %.1f s\n' "$rc" "$(echo "$(date +%s.%N) - $start" | bc)"
 check "stdin reaches the guest command" $(grep -q '^got:line-from-host' "$out/stdin.out"; echo $?) "stdout: $(head -c 300 "$out/stdin.out"); stderr: $(tail -3 "$out/stdin.err")"

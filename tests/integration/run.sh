@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 total_pass=0 total_fail=0
-for t in tests/integration/core.sh tests/integration/blk.sh tests/integration/console.sh \
+for t in tests/integration/core.sh tests/integration/stdio.sh tests/integration/blk.sh tests/integration/console.sh \
 	tests/integration/oneshot.sh tests/integration/stock-kernel.sh; do
 	[ -x "$t" ] || continue
 	echo "# --- $t"

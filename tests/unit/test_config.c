@@ -96,31 +96,12 @@ static void cmdline_words(void **state)
 	assert_string_equal(buf, "console=ttyS0 quiet");
 }
 
-static void cmdline_encoding(void **state)
-{
-	(void)state;
-	char buf[256];
-	struct cmdline cl;
-
-	cmdline_init(&cl, buf, sizeof(buf));
-	assert_int_equal(cmdline_append_encoded(&cl, "ember.arg=", "/bin/sh"), 0);
-	assert_int_equal(cmdline_append_encoded(&cl, "ember.arg=", "echo 'a\"b'\n%"), 0);
-	assert_int_equal(cmdline_append_encoded(&cl, "ember.arg=", "k=v,x:y+z-\xc3\xa9"), 0);
-	assert_string_equal(buf, "ember.arg=/bin/sh ember.arg=echo%20%27a%22b%27%0A%25 "
-				 "ember.arg=k=v,x:y+z-%C3%A9");
-
-	char small[16];
-	cmdline_init(&cl, small, sizeof(small));
-	assert_int_equal(cmdline_append_encoded(&cl, "ember.arg=", "a  b"), -E2BIG);
-	assert_string_equal(small, "");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(size_parsing),   cmocka_unit_test(size_rejects_junk),
 		cmocka_unit_test(uint_parsing),   cmocka_unit_test(validation),
-		cmocka_unit_test(cmdline_words),  cmocka_unit_test(cmdline_encoding),
+		cmocka_unit_test(cmdline_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

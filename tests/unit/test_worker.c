@@ -5,7 +5,9 @@
  * the worker, one on the event loop, and an extra host fd.  The serve
  * callback must see exactly what fired: a kick of a ready worker queue,
  * the extra fd, or every ready worker queue after a wake; nothing for a
- * loop-served queue, a queue that is not ready, or a device not live.
+ * loop-served queue, a queue that is not ready, a kick of a device not
+ * live (its extra fds still come: their back end is the device's business),
+ * or an extra fd switched off.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,18 +163,33 @@ static void wake_looks_at_every_ready_worker_queue(void **state)
 	assert_quiet();
 }
 
-static void nothing_while_not_live(void **state)
+static void no_kicks_while_not_live(void **state)
 {
 	(void)state;
 	pthread_mutex_lock(&dev.lock);
 	dev.status |= VIRTIO_STATUS_NEEDS_RESET;
 	pthread_mutex_unlock(&dev.lock);
 	kick(0);
-	assert_int_equal(write(pipe_fd[1], "x", 1), 1);
 	usleep(100 * 1000);
 	pthread_mutex_lock(&seen_lock);
 	assert_int_equal(serves, 0);
 	pthread_mutex_unlock(&seen_lock);
+	/* A host fd is not the driver's: it is still served. */
+	assert_int_equal(write(pipe_fd[1], "x", 1), 1);
+	assert_int_equal(wait_for(VIRTIO_WORKER_EXTRA(0)), VIRTIO_WORKER_EXTRA(0));
+}
+
+static void extra_fd_switched_off_waits(void **state)
+{
+	(void)state;
+	virtio_worker_watch_enable(&worker, 0, false);
+	virtio_worker_wake(&worker); /* the thread picks up the change at its next wait */
+	assert_true(wait_for(VIRTIO_WORKER_QUEUE(0)) & VIRTIO_WORKER_QUEUE(0));
+	assert_int_equal(write(pipe_fd[1], "frame", 5), 5);
+	assert_quiet(); /* readable, but off: not served, and no spinning */
+	virtio_worker_watch_enable(&worker, 0, true);
+	virtio_worker_wake(&worker);
+	assert_true(wait_for(VIRTIO_WORKER_EXTRA(0)) & VIRTIO_WORKER_EXTRA(0));
 }
 
 static void watch_limits(void **state)
@@ -189,7 +206,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(loop_queue_is_not_its_business, setup, teardown),
 		cmocka_unit_test_setup_teardown(extra_fd_wakes_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(wake_looks_at_every_ready_worker_queue, setup, teardown),
-		cmocka_unit_test_setup_teardown(nothing_while_not_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_kicks_while_not_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(extra_fd_switched_off_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(watch_limits, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
