@@ -7,7 +7,8 @@
  * mounts and the host's time come in on the control port; it runs the
  * command with its stdio on three more ports (or the console), relays
  * signals, and reports the exit status back before ember ends the VM.
- * Without the channel it runs a shell on the console.
+ * Without the channel it runs what the kernel passed it after "--" (or a
+ * shell) on the console.
  *
  * Exit status: the command's own code; 128+N if signal N killed it; 127 if
  * it was not found, 126 if it could not be executed; 125 if init itself
@@ -299,15 +300,21 @@ static int run_channel(void)
 	return status;
 }
 
-/* No channel (a hand-made command line): a shell on the console. */
-static int run_console_shell(void)
+/*
+ * No channel (a hand-made command line, another VMM): the command the
+ * kernel passes init after "--" on its command line, or a shell, on the
+ * console; the status goes out through the exit port only.
+ */
+static int run_console(char **argv)
 {
+	static char *sh[] = { "/bin/sh", NULL };
 	pid_t pid = fork();
 	if (pid == 0) {
 		setsid();
 		ioctl(0, TIOCSCTTY, 0);
-		execl("/bin/sh", "sh", (char *)NULL);
-		_exit(127);
+		execvp(argv[0] ? argv[0] : sh[0], argv[0] ? argv : sh);
+		fprintf(stderr, "ember-init: %s: %s\n", argv[0] ? argv[0] : sh[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
 	}
 	if (pid < 0)
 		return STATUS_INIT_FAILED;
@@ -322,7 +329,7 @@ static int run_console_shell(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	/* /dev first: the boot timer needs /dev/mem, and it should fire early. */
 	mount_one("devtmpfs", "/dev", "mode=0755");
@@ -342,7 +349,8 @@ int main(void)
 	mount_one("tmpfs", "/tmp", "mode=1777");
 	mount_one("tmpfs", "/run", "mode=0755");
 
-	int status = strstr(read_cmdline(), CHANNEL_CMDLINE_WORD) ? run_channel() : run_console_shell();
+	(void)argc;
+	int status = strstr(read_cmdline(), CHANNEL_CMDLINE_WORD) ? run_channel() : run_console(argv + 1);
 	fflush(NULL);
 	tcdrain(1);
 	sync();

@@ -17,6 +17,9 @@
 #   linux.sh  one `ember run --boot-timer -- true` with the default guest
 #   blk.sh    block I/O: sequential O_DIRECT dd in a Linux guest, guest MiB/s
 #             and the host CPU time of the VMM's disk thread(s)
+#   stdio.sh  `ember run -i`'s stdin and stdout streams: MiB/s each way
+#             (dd through cat in a Linux guest) and ember's CPU per MiB,
+#             by thread (ember only: QEMU has no such streams)
 #   run.sh    one-shot run: `ember run -- true`, wall and CPU time
 #   lib.sh    what several sections share (firstbyte's output, QEMU's Linux
 #             command line)
@@ -36,6 +39,9 @@
 #   BENCH_BLK_MIB_64K=16   MiB written, then read, with 64 KiB blocks
 #   BENCH_BLK_TIMEOUT=600  seconds before the block I/O boot is killed
 #   BENCH_BLK_DIR=$TMPDIR  where the 256 MiB image goes (sparse; deleted)
+#   BENCH_STDIO=1          0 skips the stdio streams section
+#   BENCH_STDIO_MIB=64     MiB through stdin, then through stdout
+#   BENCH_STDIO_TIMEOUT=1200  seconds before the stdio boot is killed
 #   BENCH_RUN=1            0 skips the one-shot run section
 #   BENCH_RUN_RUNS=3       one-shot runs per VMM (each a Linux boot)
 #   BENCH_QEMU_LINUX=0     1 runs QEMU's Linux guests even on a kvm_pvm host
@@ -99,6 +105,7 @@ ulimit -c 0
 . scripts/bench/tiny.sh
 . scripts/bench/linux.sh
 . scripts/bench/blk.sh
+. scripts/bench/stdio.sh # after blk.sh: uses its thread snapshots
 . scripts/bench/run.sh
 
 # ---- header ------------------------------------------------------------------
@@ -131,5 +138,6 @@ bench_tiny
 bench_size
 bench_linux
 bench_blk
+bench_stdio
 bench_run
 exit 0

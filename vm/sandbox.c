@@ -34,6 +34,8 @@ static const int allowed[] = {
 	SCMP_SYS(ppoll), SCMP_SYS(futex), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
 	SCMP_SYS(sched_yield), SCMP_SYS(restart_syscall), SCMP_SYS(clock_gettime),
 	SCMP_SYS(gettimeofday),
+	/* --stop-timeout: ember's own timer, made before the filter, armed by a SIGTERM. */
+	SCMP_SYS(timerfd_settime),
 	/* Memory (malloc) and threads winding down. */
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
 	SCMP_SYS(mprotect), SCMP_SYS(exit), SCMP_SYS(exit_group),

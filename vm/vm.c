@@ -99,16 +99,24 @@ static void arm_stop_timeout(struct vm *vm)
 {
 	struct itimerspec its = { .it_value.tv_sec = vm->cfg->stop_timeout_s };
 
-	if (vm->stop_timer_fd >= 0)
+	if (vm->stop_timer_armed)
 		return;
-	if (vm->cfg->stop_timeout_s == 0) {
-		machine_request_stop(&vm->machine, EMBER_EXIT_KILLED);
-		return;
-	}
-	vm->stop_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (vm->stop_timer_fd < 0 || timerfd_settime(vm->stop_timer_fd, 0, &its, NULL) < 0 ||
-	    loop_add(&vm->machine.loop, vm->stop_timer_fd, EPOLLIN, on_stop_timeout, vm))
+	vm->stop_timer_armed = true;
+	if (vm->cfg->stop_timeout_s == 0 || timerfd_settime(vm->stop_timer_fd, 0, &its, NULL) < 0)
 		machine_request_stop(&vm->machine, EMBER_EXIT_KILLED); /* cannot wait: stop now */
+}
+
+/* Made before the sandbox (which refuses timerfd_create), armed by a SIGTERM. */
+static int setup_stop_timeout(struct vm *vm, struct ember_err *err)
+{
+	if (!vm->has_session)
+		return 0;
+	vm->stop_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vm->stop_timer_fd < 0)
+		return ember_fail(err, errno, "--stop-timeout: timerfd: %s", strerror(errno));
+	if (loop_add(&vm->machine.loop, vm->stop_timer_fd, EPOLLIN, on_stop_timeout, vm))
+		return ember_fail(err, EIO, "internal: cannot watch the stop timeout");
+	return 0;
 }
 
 static void on_winch(struct vm *vm)
@@ -271,7 +279,7 @@ int vm_start(struct vm *vm, struct ember_err *err)
 	 * Every file is open once create and boot are done: privileges go
 	 * before the first thread starts, so no thread ever holds them.
 	 */
-	if ((rc = setup_timeout(vm, err)) ||
+	if ((rc = setup_timeout(vm, err)) || (rc = setup_stop_timeout(vm, err)) ||
 	    (!cfg->no_sandbox && (rc = sandbox_drop_capabilities(shares, err))) ||
 	    (rc = virtio_devices_start(&vm->virtio, err)))
 		return rc;

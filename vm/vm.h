@@ -44,6 +44,7 @@ struct vm {
 	int signal_fd;              /* SIGINT/SIGTERM/... read on the loop */
 	int timer_fd;               /* --timeout */
 	int stop_timer_fd;          /* --stop-timeout, armed by a forwarded SIGTERM */
+	bool stop_timer_armed;
 	unsigned sigints;           /* SIGINTs forwarded: the second stops the VM */
 	bool has_session;           /* the command channel exists (ember's init) */
 	struct session session;

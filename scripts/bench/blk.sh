@@ -61,10 +61,14 @@ thread_times() {
 #         the main thread) and the thread pool ("worker") that does the
 #         preadv/pwritev for its default aio=threads
 #   main  ember's main thread (event loop, consoles)
+#   ports ember's virtio-console I/O thread "ember-ports" (the command
+#         channel and its stdio streams; stdio.sh reports it, blk counts
+#         it in "rest")
 #   other everything else (ember-9p, QEMU's call_rcu, ...)
 thread_class() {
 	case $1:$4 in
 	ember:ember-blk) REPLY=io ;;
+	ember:ember-ports) REPLY=ports ;;
 	ember:ember-vcpu* | ember:vcpu*) REPLY=vcpu ;;
 	ember:ember) if [ "$2" = "$3" ]; then REPLY=main; else REPLY=vcpu; fi ;;
 	qemu:CPU\ */KVM | qemu:CPU\ */TCG) REPLY=vcpu ;;

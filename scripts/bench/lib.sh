@@ -54,39 +54,29 @@ qemu_linux_reason() {
 	fi
 }
 
-# pctenc STRING: into REPLY, as ember's cmdline_append_encoded (boot/cmdline.c)
-# writes it on the kernel command line: [A-Za-z0-9/_.,:+=-] as they are,
-# every other byte as %XX (the guest's init decodes it).
-pctenc() {
-	local LC_ALL=C s=$1 out="" c i
-	for ((i = 0; i < ${#s}; i++)); do
-		c=${s:i:1}
-		case $c in
-		[A-Za-z0-9/_.,:+=-]) out+=$c ;;
-		*) printf -v c '%%%02X' "'$c"; out+=$c ;;
-		esac
-	done
-	REPLY=$out
-}
-
 # qemu_linux_cmd MEM DISK|"" ARGS...: QEMU microvm running ARGS as the guest
-# command, into QCMD.  The -append string is what vm/vm.c build_cmdline gives
-# the kernel for `ember run -- ARGS` without a terminal, minus what only
-# applies to ember's devices: arch_default_cmdline's words (no kvm_pvm words:
-# QEMU does not run here on such a host), "quiet", then one ember.arg= per
-# argument.  Not "ember.stdio=split": QEMU has no virtio consoles here, so
-# init leaves the command on /dev/console (ttyS0, -serial stdio).  QEMU adds
-# the virtio_mmio.device= words itself, but only with acpi=off (QEMU 7.2
-# describes the devices in ACPI otherwise, and ember's kernel has no ACPI).
-# -name debug-threads=on names the threads ("CPU 0/KVM", "worker", ...).
-# Fails if the command line is too long for the guest kernel.
+# command, into QCMD.  The -append string is arch_default_cmdline's words
+# (no kvm_pvm words: QEMU does not run here on such a host) and "quiet",
+# like ember's, but QEMU has no command channel: the command goes the
+# standard way, as init's arguments after "--", which ember's init runs on
+# /dev/console (ttyS0, -serial stdio) when there is no channel.  The
+# kernel's parser groups double quotes but has no escapes, so each of ARGS
+# travels base64-encoded in a small script (itself base64) that the guest's
+# busybox decodes into /tmp and sources: it rebuilds ARGS exactly and execs.  QEMU
+# adds the virtio_mmio.device= words itself, but only with acpi=off (QEMU
+# 7.2 describes the devices in ACPI otherwise, and ember's kernel has no
+# ACPI).  -name debug-threads=on names the threads ("CPU 0/KVM", "worker",
+# ...).  Fails if the command line is too long for the guest kernel.
 qemu_linux_cmd() {
-	local mem=$1 disk=$2 append="console=ttyS0 reboot=k panic=-1 quiet" a
+	local mem=$1 disk=$2 append="console=ttyS0 reboot=k panic=-1 quiet" decl="" list="" a i=0
 	shift 2
-	for a in "$@"; do
-		pctenc "$a"
-		append+=" ember.arg=$REPLY"
+	for a in "$@"; do # $(...) drops trailing newlines: an x keeps them, then goes
+		i=$((i + 1))
+		decl+="a$i=\$(echo $(printf '%sx' "$a" | base64 -w0) | base64 -d); "
+		list+=" \"\${a$i%x}\""
 	done
+	local script="${decl}set --$list; exec \"\$@\""
+	append+=" -- /bin/sh -c \"echo $(printf '%s' "$script" | base64 -w0) | base64 -d >/tmp/cmd; . /tmp/cmd\""
 	# shellcheck disable=SC2054 # commas inside -M, -name and -device values
 	QCMD=("$QEMU" -M "$QEMU_LINUX_MACHINE" -accel "$QEMU_ACCEL" -cpu "$QEMU_CPU" -m "$mem" -smp 1
 		-nodefaults -no-user-config -nographic -serial stdio -no-reboot

@@ -59,7 +59,7 @@ bench_run() {
 		return
 	fi
 	qwhy=$(qemu_linux_reason)
-	[ -n "$qwhy" ] || echo "  QEMU:   the same kernel, initramfs and command (ember.arg=true), -m 256M, as in the block section"
+	[ -n "$qwhy" ] || echo "  QEMU:   the same kernel, initramfs and command (init runs "true" given after "--"), -m 256M, as in the block section"
 	[ -z "$qwhy" ] || echo "n/a ($qwhy)" >"$SCRATCH/run.qemu.why"
 	for ((i = 0; i < n; i++)); do
 		run_once ember

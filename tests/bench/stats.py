@@ -13,6 +13,7 @@ made prints "n/a"; this program never fails on missing or odd samples.
     stats.py linux --line L ...       one Linux boot
     stats.py blk DIR --mib-4k N ...   block I/O
     stats.py run DIR                  one-shot run
+    stats.py stdio DIR --mib N ...    stdio stream throughput
 
 What each section writes into DIR is described at its report_* function.
 """
@@ -32,6 +33,11 @@ BLK_PHASES = (
     ("w64k", "write, 64 KiB blocks"),
     ("r64k", "read, 64 KiB blocks"),
 )
+STDIO_PHASES = (
+    ("h2g", "host -> guest (stdin)"),
+    ("g2h", "guest -> host (stdout)"),
+)
+STDIO_CLASSES = ("vcpu", "ports", "main", "other")
 
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 _INTEGER = re.compile(r"[0-9]+")
@@ -461,6 +467,99 @@ def report_run(d):
     return out + notes(d, "run") + [""]
 
 
+# ---- stdio streams -------------------------------------------------------------
+
+
+def crow(label, *cols):
+    """A row of the stdio CPU table: five figures and the QEMU column."""
+    return "  %-32s %-9s %-9s %-9s %-9s %-9s %s" % ((label,) + cols)
+
+
+def stdio_totals(path, clk_tck):
+    """DIR/stdio.VMM.total: "PHASE start|end UTIME STIME" (/proc/PID/stat at
+    each marker, clock ticks).  Returns {(phase, mark): ns}."""
+    out = {}
+    for line in read_text(path).split("\n"):
+        w = line.split()
+        if len(w) != 4:
+            continue
+        ns = cpu_ns("ticks", w[2:], clk_tck)
+        if ns is not None:
+            out.setdefault((w[0], w[1]), ns)
+    return out
+
+
+def stdio_bytes_note(d, mib):
+    """None if DIR/stdio.ember.bytes (wc -c of ember's stdout) holds exactly
+    mib MiB, else why guest -> host does not count."""
+    text = read_text(os.path.join(d, "stdio.ember.bytes")).strip()
+    got, want = integer(text), mib << 20
+    if got == want:
+        return None
+    if got is None:
+        return "guest -> host: ember's stdout was not counted"
+    return "guest -> host: %d bytes arrived on ember's stdout, not %d" % (got, want)
+
+
+def stdio_figures(d, mib, clk_tck):
+    """{phase: {"mibs", "total", CLASS...: text}} of ember, from
+    DIR/stdio.ember.phases ("PHASE T0 T1": the guest's uptime around the
+    phase, once its guest-side check passed), .total and .snap; g2h only if
+    ember's stdout carried exactly mib MiB.  A phase without a pair of
+    snapshots has no CPU figures."""
+    snaps = read_snapshots(os.path.join(d, "stdio.ember.snap"), clk_tck)
+    totals = stdio_totals(os.path.join(d, "stdio.ember.total"), clk_tck)
+    names = [p for p, _ in STDIO_PHASES]
+    if stdio_bytes_note(d, mib) is not None:
+        names.remove("g2h")
+    out = {}
+    for line in read_text(os.path.join(d, "stdio.ember.phases")).split("\n"):
+        w = line.split()
+        if len(w) < 3 or w[0] not in names or w[0] in out:
+            continue
+        name, t0, t1 = w[0], number(w[1]), number(w[2])
+        fig = {k: NA for k in ("mibs", "total") + STDIO_CLASSES}
+        if t0 is not None and t1 is not None and t1 - t0 > 0:
+            fig["mibs"] = "%.2f" % (mib / (t1 - t0))
+        a, b = totals.get((name, "start")), totals.get((name, "end"))
+        if a is not None and b is not None and b >= a:
+            fig["total"] = "%.3f" % ((b - a) / 1e6 / mib)
+        start, end = snaps.get((name, "start")), snaps.get((name, "end"))
+        if start and end:
+            for c in STDIO_CLASSES:
+                fig[c] = "%.3f" % (class_delta_ns(start, end, c) / 1e6 / mib)
+        out[name] = fig
+    return out
+
+
+def report_stdio(d, mib, clk_tck):
+    """The stdio streams tables and notes (see stdio_figures; the reasons
+    are in DIR/stdio.VMM.why).  QEMU has no figures: its column says n/a."""
+    figs = stdio_figures(d, mib, clk_tck)
+
+    def fig(phase, key):
+        return figs.get(phase, {}).get(key, NA)
+
+    out = ["", row("guest throughput, MiB/s (%d MiB)" % mib, "ember", "QEMU microvm", "ember/QEMU")]
+    for p, label in STDIO_PHASES:
+        out.append(row("  " + label, fig(p, "mibs"), NA, NA))
+    out += ["", crow("ember CPU, ms per MiB", "total", "vCPU", "ports", "main", "other", "QEMU microvm")]
+    for p, label in STDIO_PHASES:
+        out.append(crow("  " + label, *[fig(p, k) for k in ("total",) + STDIO_CLASSES], NA))
+    out += [
+        "  (host CPU between the phase's markers: total = utime+stime of the whole process from",
+        "   /proc/PID/stat, clock ticks of 1/%d s; by thread from /proc/PID/task/*/schedstat;" % clk_tck,
+        "   ports = \"ember-ports\", the I/O thread that reads ember's stdin and writes its stdout;",
+        "   about 0.6 MiB of stdin is already in the guest when host -> guest starts)",
+    ]
+    # Only when the guest finished g2h: if it never got there, .why says why.
+    why = stdio_bytes_note(d, mib)
+    ran = [w[0] for w in map(str.split, text_lines(read_text(os.path.join(d, "stdio.ember.phases")))) if w]
+    if why is not None and "g2h" in ran:
+        out.append("  note: ember: " + why)
+    return out + notes(d, "stdio") + [""]
+
+
 # ---- command line --------------------------------------------------------------
 
 
@@ -496,6 +595,10 @@ def main(argv=None):
     b.add_argument("--clk-tck", type=positive, default=100)
     r = sp.add_parser("run", help="one-shot run")
     r.add_argument("dir")
+    st = sp.add_parser("stdio", help="stdio stream throughput")
+    st.add_argument("dir")
+    st.add_argument("--mib", type=positive, required=True)
+    st.add_argument("--clk-tck", type=positive, default=100)
     a = ap.parse_args(argv)
 
     if a.cmd == "tiny":
@@ -506,6 +609,8 @@ def main(argv=None):
         lines = report_linux(a.line, a.stderr, a.timeout)
     elif a.cmd == "blk":
         lines = report_blk(a.dir, a.mib_4k, a.mib_64k, a.clk_tck)
+    elif a.cmd == "stdio":
+        lines = report_stdio(a.dir, a.mib, a.clk_tck)
     else:
         lines = report_run(a.dir)
     sys.stdout.write("".join(line + "\n" for line in lines))

@@ -299,10 +299,89 @@ class Run(TempDir):
         self.assertEqual(len(out), 10)
 
 
+class Stdio(TempDir):
+    def test_table(self):
+        # 64 MiB each way.  h2g: 8 s on the guest's clock; the process used
+        # 400 ticks (4000 ms); threads: main 6.4 ms, vCPU 3200 ms, ports
+        # 640 ms, and an "other" thread new at "end" with 64 ms.  g2h: 4 s;
+        # 128 ticks; the vCPU thread from stat ticks (no schedstat), 10 -> 74.
+        self.write("stdio.ember.phases", "h2g 10.00 18.00\ng2h 20.00 24.00\n")
+        self.write("stdio.ember.total", "h2g start 100 50\nh2g end 400 150\ng2h start 400 150\ng2h end 500 178\n")
+        self.write("stdio.ember.snap", "".join([
+            "h2g start 10 main ns 1000000\nh2g start 11 vcpu ns 5000000000\nh2g start 12 ports ns 100000000\n",
+            "h2g end 10 main ns 7400000\nh2g end 11 vcpu ns 8200000000\nh2g end 12 ports ns 740000000\n",
+            "h2g end 13 other ns 64000000\n",
+            "g2h start 11 vcpu ticks 5 5\ng2h start 12 ports ns 740000000\n",
+            "g2h end 11 vcpu ticks 40 34\ng2h end 12 ports ns 1060000000\n",
+        ]))
+        self.write("stdio.ember.bytes", "67108864\n")
+        self.write("stdio.qemu.why", "n/a (QEMU microvm cannot boot Linux on kvm_pvm)\n")
+        out = stats.report_stdio(self.dir, 64, 100)
+        self.assertEqual(out[0], "")
+        self.assertEqual(out[1], stats.row("guest throughput, MiB/s (64 MiB)", "ember", "QEMU microvm",
+                                           "ember/QEMU"))
+        self.assertEqual(out[2], stats.row("  host -> guest (stdin)", "8.00", "n/a", "n/a"))
+        self.assertEqual(out[3], stats.row("  guest -> host (stdout)", "16.00", "n/a", "n/a"))
+        self.assertEqual(out[4], "")
+        self.assertEqual(out[5], stats.crow("ember CPU, ms per MiB", "total", "vCPU", "ports", "main", "other",
+                                            "QEMU microvm"))
+        self.assertEqual(out[6], stats.crow("  host -> guest (stdin)",
+                                            "62.500", "50.000", "10.000", "0.100", "1.000", "n/a"))
+        # g2h: 128 ticks = 1280 ms; vCPU 64 ticks = 640 ms; ports 320 ms; main
+        # and other have no thread in both snapshots.
+        self.assertEqual(out[7], stats.crow("  guest -> host (stdout)",
+                                            "20.000", "10.000", "5.000", "0.000", "0.000", "n/a"))
+        self.assertIn("clock ticks of 1/100 s", out[9])
+        self.assertEqual(out[-2], "  QEMU microvm: n/a (QEMU microvm cannot boot Linux on kvm_pvm)")
+        self.assertFalse(any("note:" in line for line in out))
+        self.assertEqual(out[-1], "")
+
+    def test_stdout_short(self):
+        # The guest finished g2h, but ember's stdout carried less than 64 MiB:
+        # g2h has no figures, and the note says why.
+        self.write("stdio.ember.phases", "h2g 10.00 18.00\ng2h 20.00 24.00\n")
+        self.write("stdio.ember.total", "h2g start 0 0\nh2g end 64 0\ng2h start 64 0\ng2h end 128 0\n")
+        self.write("stdio.ember.snap", "g2h start 12 ports ns 0\ng2h end 12 ports ns 64000000\n")
+        self.write("stdio.ember.bytes", "1000\n")
+        out = stats.report_stdio(self.dir, 64, 100)
+        self.assertEqual(out[2], stats.row("  host -> guest (stdin)", "8.00", "n/a", "n/a"))
+        self.assertEqual(out[3], stats.row("  guest -> host (stdout)", "n/a", "n/a", "n/a"))
+        # h2g: totals but no thread snapshots.
+        self.assertEqual(out[6], stats.crow("  host -> guest (stdin)", "10.000", "n/a", "n/a", "n/a", "n/a", "n/a"))
+        self.assertEqual(out[7], stats.crow("  guest -> host (stdout)", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"))
+        self.assertEqual(out[-2],
+                         "  note: ember: guest -> host: 1000 bytes arrived on ember's stdout, not 67108864")
+
+    def test_failed(self):
+        # h2g's check failed in the guest, then ember was killed: no phase,
+        # nothing counted on stdout, only the first reason.
+        self.write("stdio.ember.snap", "h2g start 10 main ns 1000000\n")
+        self.write("stdio.ember.total", "h2g start 10 10\n")
+        self.write("stdio.ember.why",
+                   "h2g failed: exit 0: 1023+1 records in 1023+1 records out (want 1024+0 records in)\n")
+        self.write("stdio.qemu.why", "n/a (QEMU microvm cannot boot Linux on kvm_pvm)\n")
+        out = stats.report_stdio(self.dir, 64, 100)
+        self.assertEqual(out[2], stats.row("  host -> guest (stdin)", "n/a", "n/a", "n/a"))
+        self.assertEqual(out[3], stats.row("  guest -> host (stdout)", "n/a", "n/a", "n/a"))
+        self.assertEqual(out[6], stats.crow("  host -> guest (stdin)", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"))
+        self.assertEqual(out[-3], "  note: ember: h2g failed: exit 0: 1023+1 records in 1023+1 records out "
+                                  "(want 1024+0 records in)")
+        self.assertEqual(out[-2], "  QEMU microvm: n/a (QEMU microvm cannot boot Linux on kvm_pvm)")
+
+    def test_bytes_note(self):
+        self.write("stdio.ember.bytes", "1048576\n")
+        self.assertIsNone(stats.stdio_bytes_note(self.dir, 1))
+        self.assertEqual(stats.stdio_bytes_note(self.dir, 2),
+                         "guest -> host: 1048576 bytes arrived on ember's stdout, not 2097152")
+        self.write("stdio.ember.bytes", "")
+        self.assertEqual(stats.stdio_bytes_note(self.dir, 1), "guest -> host: ember's stdout was not counted")
+
+
 class CommandLine(TempDir):
     def test_main_runs_each_report(self):
         for argv in (["tiny", self.dir], ["run", self.dir],
                      ["blk", self.dir, "--mib-4k", "4", "--mib-64k", "16", "--clk-tck", "100"],
+                     ["stdio", self.dir, "--mib", "64", "--clk-tck", "100"],
                      ["linux", "--line=", "--stderr", os.path.join(self.dir, "e"), "--timeout", "600"],
                      ["size", "--qemu", "q"]):
             buf = io.StringIO()
