@@ -215,6 +215,30 @@ static void pump_in_write(struct pump *p)
 	}
 }
 
+/*
+ * Fills the input buffer from the stdin port (non-blocking): a port read
+ * returns at most one of the driver's page-sized buffers, and each system
+ * call is costly in a guest whose kernel is slow, so gather up to 64 KiB
+ * and hand it to the command in one write.  Sets eof when ember's stdin
+ * ended (the port's host end closed: read returns 0 once it is drained).
+ */
+static void pump_in_fill(struct pump *p)
+{
+	p->head = p->len = 0;
+	while (p->len < sizeof(p->buf)) {
+		ssize_t got = read(p->from, p->buf + p->len, sizeof(p->buf) - p->len);
+		if (got > 0) {
+			p->len += (size_t)got;
+			continue;
+		}
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got == 0 || errno != EAGAIN) /* a terminal keeps going: only a pipe's end is told */
+			p->eof = true;
+		return;
+	}
+}
+
 static void set_nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -237,6 +261,8 @@ static int make_stdio(const struct relay *r, const struct channel_request *req, 
 	err_pump = (struct pump){ .from = -1, .to = -1, .eof = true };
 	if (!(r->flags & CHANNEL_FLAG_STDIO_PORTS))
 		return 0; /* the console is the command's stdio */
+	if (r->in_port >= 0)
+		set_nonblock(r->in_port); /* pump_in_fill reads until the port is empty */
 	if (r->flags & CHANNEL_FLAG_TTY) {
 		c->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (c->master < 0 || grantpt(c->master) || unlockpt(c->master) ||
@@ -399,7 +425,7 @@ int relay_run(struct relay *r, const struct channel_request *req, char **argv,
 		pfd[i_sig = n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		if (control_open)
 			pfd[i_ctl = n++] = (struct pollfd){ .fd = r->control, .events = POLLIN };
-		if (!in_pump.eof)
+		if (in_pump.len || (!in_pump.eof && in_pump.from >= 0))
 			pfd[i_in = n++] = in_pump.len ?
 				(struct pollfd){ .fd = in_pump.to, .events = POLLOUT } :
 				(struct pollfd){ .fd = in_pump.from, .events = POLLIN };
@@ -412,25 +438,27 @@ int relay_run(struct relay *r, const struct channel_request *req, char **argv,
 				continue;
 			break;
 		}
-		if (i_out >= 0 && pfd[i_out].revents)
+		if (i_out >= 0 && pfd[i_out].revents) {
 			pump_out(&out_pump);
+			/*
+			 * Every writer closed the command's stdout (it may go on running):
+			 * closing the port is what tells ember, whose reader sees EOF now.
+			 */
+			if (out_pump.eof && r->out_port >= 0) {
+				close(r->out_port);
+				r->out_port = -1;
+			}
+		}
 		if (i_err >= 0 && pfd[i_err].revents)
 			pump_out(&err_pump);
 		if (i_in >= 0 && pfd[i_in].revents) {
-			if (in_pump.len) {
-				pump_in_write(&in_pump);
-			} else {
-				ssize_t got = read(in_pump.from, in_pump.buf, sizeof(in_pump.buf));
-				if (got > 0) {
-					in_pump.head = 0;
-					in_pump.len = (size_t)got;
-					pump_in_write(&in_pump);
-				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-					/* ember's stdin ended: the command reads EOF (a terminal keeps going). */
-					in_pump.eof = true;
-					if (c.master < 0)
-						close(in_pump.to);
-				}
+			if (!in_pump.len)
+				pump_in_fill(&in_pump);
+			pump_in_write(&in_pump);
+			/* ember's stdin ended and all of it is in the pipe: the command reads EOF. */
+			if (in_pump.eof && !in_pump.len && c.master < 0 && in_pump.to >= 0) {
+				close(in_pump.to);
+				in_pump.to = -1;
 			}
 		}
 		if (i_ctl >= 0 && pfd[i_ctl].revents)
@@ -452,7 +480,7 @@ int relay_run(struct relay *r, const struct channel_request *req, char **argv,
 	/* The command is gone: what it wrote last is still in the pipes. */
 	pump_drain(&out_pump);
 	pump_drain(&err_pump);
-	if (!in_pump.eof && c.master < 0 && in_pump.to >= 0)
+	if (c.master < 0 && in_pump.to >= 0)
 		close(in_pump.to);
 	if (out_pump.from >= 0 && out_pump.from != c.master)
 		close(out_pump.from);

@@ -13,7 +13,8 @@
 # script (stdio_guest_script) writes its phase markers there.  Phases:
 #   h2g  host -> guest: the command reads its stdin to end of file 64 KiB a
 #        read, as cat does: dd of=/dev/null bs=64k iflag=fullblock, whose
-#        "N*16+0 records in" shows that exactly N MiB arrived;
+#        "N*16+0 records in" (full 64 KiB blocks, none partial) shows that
+#        exactly N MiB arrived;
 #   g2h  guest -> host: dd if=/dev/zero bs=1M count=N | cat to the
 #        command's stdout; stats.py checks that wc counted exactly N MiB.
 # No QEMU run: QEMU microvm has no command channel and no equivalent
@@ -68,7 +69,9 @@ stdio_total() {
 	thread_times "/proc/$3" && echo "$1 $2 $REPLY" >>"$4"
 }
 
-# The guest's script: sh -c SCRIPT sh MIB.  Markers go to stderr.
+# The guest's script: sh -c SCRIPT sh MIB.  Markers go to stderr; /tmp/w
+# is a FIFO nobody writes, so `read -t 0.2 <&3` is a sleep without a fork;
+# dd's "records in/out" lines in /tmp/e are the checks.
 stdio_guest_script() {
 	cat <<'GUEST'
 n=$1
@@ -151,7 +154,7 @@ stdio_run() {
 	rc=$?
 	wait "$wcpid"
 	if [ "$rc" != 0 ] && [ ! -s "$pre.why" ]; then
-		echo "exit status $rc$([ -s "$pre.err" ] && echo ": $(tail -n 2 "$pre.err" | cut -d ' ' -f 2- | tr '\r\n' '  ' | cut -c 1-200)")" >"$pre.why"
+		echo "exit status $rc$([ -s "$pre.err" ] && echo ": $(tail -n 2 "$pre.err" | cut -d ' ' -f 2- | tr '\r\n' '  ' | cut -c 1-200 | sed 's/ *$//')")" >"$pre.why"
 	elif [ "$finished" = 0 ] && [ ! -s "$pre.why" ]; then
 		echo "the guest script did not finish (exit status $rc)" >"$pre.why"
 	fi
@@ -167,7 +170,7 @@ bench_stdio() {
 		return
 	fi
 	STDIO_MIB=$(posint "${BENCH_STDIO_MIB:-}" 64)
-	# kvm_pvm moves about 0.3 MiB/s each way: 64 MiB take ~7 minutes.
+	# On a kvm_pvm host 0.3-0.5 MiB/s: 64 MiB each way take ~6 minutes.
 	STDIO_TIMEOUT=$(posint "${BENCH_STDIO_TIMEOUT:-}" 1200)
 	STDIO_MEM=256M
 	echo "  host:   dd if=/dev/zero bs=1M count=$STDIO_MIB | $EMBER run -i -- /bin/sh -c SCRIPT | wc -c"

@@ -74,6 +74,22 @@ echo "# --stop-timeout 2: exit $rc ${secs} s after SIGTERM"
 check "--stop-timeout 2: a command that ignores SIGTERM is stopped within 3 s" $(echo "$secs < 3" | bc | grep -qx 1; echo $?) "took $secs s"
 check "--stop-timeout: ember exits 137 and says why" $([ "$rc" = 137 ] && grep -q 'stop-timeout 2 s' "$out/stop.err"; echo $?) "rc $rc; $(tail -2 "$out/stop.err")"
 
+bg_run -- sh -c 'trap "" INT; echo ready; sleep 600' >"$out/int.out" 2>"$out/int.err" </dev/null
+wait_for "$out/int.out" ready
+kill -INT "$pid"; sleep 1; kill -INT "$pid"
+wait "$pid"; rc=$?
+kill "$watchdog" 2>/dev/null
+check "a second SIGINT stops a command that ignores the first: exit 137" $([ "$rc" = 137 ] && grep -q 'second interrupt' "$out/int.err"; echo $?) "rc $rc; $(tail -2 "$out/int.err")"
+
+# --- the command closes its stdout: ember's reader sees EOF before the VM ends --
+# ember alone holds the pipe's write end (no timeout(1) or subshell in between).
+"$EMBER" run --kernel "$KERNEL" --initrd "$INITRD" -- sh -c 'echo first; exec >&-; sleep 20' \
+	2>"$out/close.err" </dev/null | { cat >"$out/close.out"; date +%s.%N >"$out/close.eof"; }
+ended=$(date +%s.%N)
+early=$(echo "$ended - $(cat "$out/close.eof")" | bc)
+echo "# stdout closed: EOF seen ${early} s before ember exited"
+check "the command closing its stdout is EOF for ember's reader at once (>15 s before exit)" $([ "$(cat "$out/close.out")" = first ] && echo "$early > 15" | bc | grep -qx 1; echo $?) "out '$(cat "$out/close.out")', EOF $early s before exit; $(tail -2 "$out/close.err")"
+
 # --- -t on a real pseudo-terminal: a tty in the guest, its size follows ------
 start=$(date +%s)
 python3 "$PTY_RUN" --out "$out/tty.out" --size 24 80 --when 'size1=' --resize 40 120 \
