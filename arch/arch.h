@@ -22,6 +22,7 @@
 #include "vm/guest_abi.h"
 #include "vm/machine.h"
 #include "vm/memory.h"
+#include "vm/snapshot_file.h"
 
 struct kvm_run;
 
@@ -99,5 +100,16 @@ int arch_vcpu_handle_exit(struct vcpu_kvm *v, struct ember_err *err);
 
 /* Where a vCPU was when the guest shut down ("at rip 0x..."), for --verbose. */
 void arch_vcpu_describe(struct vcpu_kvm *v, char *buf, size_t size);
+
+/* ---- snapshots: KVM state as vm/snapshot_file.h sections ------------------------------- */
+
+/* A paused vCPU's whole KVM state (CPUID, registers, FPU, MSRs, LAPIC, pending events). */
+int arch_vcpu_save(struct vcpu_kvm *v, struct snapshot_writer *w, struct ember_err *err);
+/* Into a freshly created vCPU, instead of arch_vcpu_init. */
+int arch_vcpu_restore(struct vcpu_kvm *v, const struct snapshot_reader *r, struct ember_err *err);
+/* The VM-wide KVM state: interrupt controllers, timers, clock (vCPUs paused). */
+int arch_vm_save(struct arch_vm *a, struct snapshot_writer *w, struct ember_err *err);
+/* Into a VM fresh from arch_vm_init, before its vCPUs are restored. */
+int arch_vm_restore(struct arch_vm *a, const struct snapshot_reader *r, struct ember_err *err);
 
 #endif

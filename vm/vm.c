@@ -339,6 +339,31 @@ void vm_resume(struct vm *vm)
 		vcpu_resume(&vm->vcpus[i]);
 }
 
+int vm_save_state(struct vm *vm, struct snapshot_writer *w, struct ember_err *err)
+{
+	int rc = arch_vm_save(&vm->arch, w, err);
+	for (unsigned i = 0; !rc && i < vm->nr_vcpus; i++)
+		rc = arch_vcpu_save(&vm->vcpus[i].kvm, w, err);
+	return rc;
+}
+
+int vm_restore_state(struct vm *vm, const struct snapshot_reader *r, struct ember_err *err)
+{
+	int rc = arch_vm_restore(&vm->arch, r, err);
+	if (rc)
+		return rc;
+	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return ember_fail(err, ENOMEM, "out of memory");
+	for (unsigned i = 0; i < vm->cfg->cpus; i++) {
+		rc = vcpu_create(&vm->vcpus[i], &vm->machine, &vm->arch, i, vm->cfg->verbose, err);
+		vm->nr_vcpus = i + 1;
+		if (rc || (rc = arch_vcpu_restore(&vm->vcpus[i].kvm, r, err)))
+			return rc;
+	}
+	return 0;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	/* A VM torn down before anything asked it to stop: that is ember failing. */

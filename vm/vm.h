@@ -61,6 +61,14 @@ int vm_wait(struct vm *vm, struct ember_err *err);
 /* Parks every vCPU outside KVM_RUN (any thread but a vCPU's); false if the VM is stopping. */
 bool vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+/*
+ * A paused VM's KVM state (the arch's VM-wide state, then every vCPU) as
+ * snapshot sections.  Not yet in it: guest RAM (the caller's) and device
+ * state (issue 10 is under way).
+ */
+int vm_save_state(struct vm *vm, struct snapshot_writer *w, struct ember_err *err);
+/* Instead of vm_boot, after vm_create: vCPUs created with the saved state. */
+int vm_restore_state(struct vm *vm, const struct snapshot_reader *r, struct ember_err *err);
 void vm_destroy(struct vm *vm);
 
 /* The whole life of a one-shot VM; returns the exit code for ember (guest status or 12x). */

@@ -1,33 +1,52 @@
 # libFuzzer harnesses (included by the top-level Makefile).  Built with
 # clang, ASan and UBSan from the sources they exercise (not libember.a,
-# which gcc builds without sanitizers).
+# which gcc builds without sanitizers).  One per name in FUZZ_HARNESSES:
+#   emulate    tests/fuzz/fuzz_emulate.c    the x86 emulator (arch/x86/emulate/)
+#   snapshot   tests/fuzz/fuzz_snapshot.c   a snapshot's state file (vm/snapshot_file.c)
+# each with its own corpus, tests/fuzz/corpus/<name>.
 #
-#   make fuzz          a long run: FUZZ_SECONDS (default 600) of the emulator harness
-#   make fuzz-smoke    200 000 executions from the kept corpus (part of make test)
+#   make fuzz          a long run: FUZZ_SECONDS (default 600) of each harness in turn
+#                      (make fuzz FUZZ_HARNESSES=snapshot: that one only)
+#   make fuzz-smoke    200 000 executions of each from its kept corpus (part of make test)
 #
 # New inputs go to a scratch directory; tests/fuzz/corpus/ holds the seeds
 # and whatever a long run found worth keeping (copy them in by hand).
 
-FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 600
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Iarch/$(ARCH)/include
-FUZZ_EMU     := $(BUILD)/fuzz/fuzz_emulate
-FUZZ_CORPUS  := tests/fuzz/corpus/emulate
+FUZZ_CC        ?= clang
+FUZZ_SECONDS   ?= 600
+FUZZ_HARNESSES ?= emulate snapshot
+FUZZ_FLAGS     := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                  -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Iarch/$(ARCH)/include
+FUZZ_EMU       := $(BUILD)/fuzz/fuzz_emulate
+FUZZ_SNAP      := $(BUILD)/fuzz/fuzz_snapshot
+# Longest input per harness (-max_len).
+FUZZ_LEN_emulate  := 512
+FUZZ_LEN_snapshot := 4096
 
 .PHONY: fuzz fuzz-smoke
 $(FUZZ_EMU): tests/fuzz/fuzz_emulate.c $(wildcard arch/$(ARCH)/emulate/*.c arch/$(ARCH)/emulate/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_emulate.c $(wildcard arch/$(ARCH)/emulate/*.c)
 
-fuzz: $(FUZZ_EMU)
-	@scratch=$$(mktemp -d) && $(FUZZ_EMU) -max_len=512 -max_total_time=$(FUZZ_SECONDS) \
-		-print_final_stats=1 $$scratch $(FUZZ_CORPUS); rc=$$?; \
-		echo "fuzz: new inputs kept in $$scratch"; exit $$rc
+$(FUZZ_SNAP): tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/snapshot_file.h vm/error.c vm/error.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/error.c -llz4
 
-fuzz-smoke: $(FUZZ_EMU)
-	@scratch=$$(mktemp -d) && $(FUZZ_EMU) -max_len=512 -runs=200000 $$scratch $(FUZZ_CORPUS) \
-		>$$scratch.log 2>&1; rc=$$?; \
-		if [ $$rc -eq 0 ]; then echo "fuzz-smoke: 1 passed, 0 failed (200000 emulator executions, ASan+UBSan)"; \
-		else tail -40 $$scratch.log; echo "fuzz-smoke: 0 passed, 1 failed"; fi; \
-		rm -rf $$scratch $$scratch.log; exit $$rc
+fuzz: $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
+	@rc=0; for spec in $(foreach h,$(FUZZ_HARNESSES),$h:$(FUZZ_LEN_$h)); do \
+		h=$${spec%%:*}; scratch=$$(mktemp -d); \
+		$(BUILD)/fuzz/fuzz_$$h -max_len=$${spec#*:} -max_total_time=$(FUZZ_SECONDS) \
+			-print_final_stats=1 $$scratch tests/fuzz/corpus/$$h || rc=1; \
+		echo "fuzz: $$h: new inputs kept in $$scratch"; \
+	done; exit $$rc
+
+fuzz-smoke: $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
+	@passed=0; failed=0; for spec in $(foreach h,$(FUZZ_HARNESSES),$h:$(FUZZ_LEN_$h)); do \
+		h=$${spec%%:*}; scratch=$$(mktemp -d); \
+		if $(BUILD)/fuzz/fuzz_$$h -max_len=$${spec#*:} -runs=200000 $$scratch tests/fuzz/corpus/$$h \
+			>$$scratch.log 2>&1; then passed=$$((passed + 1)); \
+		else tail -40 $$scratch.log; echo "not ok - fuzz-smoke: $$h"; failed=$$((failed + 1)); fi; \
+		rm -rf $$scratch $$scratch.log; \
+	done; \
+	echo "fuzz-smoke: $$passed passed, $$failed failed (200000 executions each: $(FUZZ_HARNESSES); ASan+UBSan)"; \
+	[ $$failed -eq 0 ]

@@ -23,7 +23,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_DIR)/guest.ld \
 
 # Host programs that drive the orchestrator's steps directly (linked with
 # the VMM library, built with the VMM's flags).
-GUEST_HOST_BINS := $(BUILD)/guests/lifecycle
+GUEST_HOST_BINS := $(BUILD)/guests/lifecycle $(BUILD)/guests/restore
 
 .PHONY: guests guests-test
 guests: $(GUEST_BINS) $(GUEST_HOST_BINS)
@@ -32,7 +32,7 @@ guests: $(GUEST_BINS) $(GUEST_HOST_BINS)
 guests-test: ember $(GUEST_BINS) $(GUEST_HOST_BINS)
 	@$(GUEST_DIR)/run.sh
 
-$(BUILD)/guests/lifecycle: $(GUEST_DIR)/lifecycle.c $(LIB)
+$(BUILD)/guests/lifecycle $(BUILD)/guests/restore: $(BUILD)/guests/%: $(GUEST_DIR)/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -248,6 +248,16 @@ if [[ -z $FILTER || lifecycle == *$FILTER* ]]; then
 	fi
 fi
 
+# Snapshot/restore's KVM-state half: the count guest saved, then restored
+# twice into brand-new VMs, each counting on from the saved value.
+if [[ -z $FILTER || restore == *$FILTER* ]]; then
+	if timeout -k 5 "$TIMEOUT" "$G/restore" "$G/count.elf" </dev/null >"$tmp/out" 2>"$tmp/err"; then
+		ok "restore-kvm-state ($(grep -c '^ok' "$tmp/out") steps)"
+	else
+		not_ok "restore-kvm-state" "exit $?; $(grep -v '^ok' "$tmp/out" | head -3 | tr '\n' ' ')$(show "$tmp/err")"
+	fi
+fi
+
 # ---- bad input: exit 125, one line "ember: ..." on stderr -----------------
 #             name                ember arguments
 bad_input     kernel-missing      run --kernel /nonexistent
