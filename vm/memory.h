@@ -47,4 +47,19 @@ int guest_write(const struct guest_memory *mem, uint64_t gpa, const void *src, s
 /* Total RAM bytes across regions. */
 uint64_t guest_memory_size(const struct guest_memory *mem);
 
+/* ---- snapshots (vm/memory_file.c) ---------------------------------------------------- */
+
+/*
+ * Writes all of RAM to `path` as a sparse file (zero and untouched pages
+ * are holes), atomically (temporary name, fsync, rename); the VM must be
+ * paused.  *pages_written (optional) gets the number of 4 KiB pages stored.
+ */
+int guest_memory_save(const struct guest_memory *mem, const char *path, uint64_t *pages_written,
+		      struct ember_err *err);
+/*
+ * Maps a memory file saved by guest_memory_save over this RAM (same size),
+ * MAP_PRIVATE: copy-on-write, pages read on first touch.
+ */
+int guest_memory_map_file(struct guest_memory *mem, const char *path, struct ember_err *err);
+
 #endif

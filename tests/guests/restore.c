@@ -3,8 +3,9 @@
  * The KVM-state half of snapshot/restore (issue 10, under way), on the
  * count guest with two vCPUs: VM A counts, is paused, its state is saved
  * with vm_save_state into a state file (vm/snapshot_file.h) and its RAM
- * copied; A is destroyed.  Then, twice, a brand-new VM (new VM fd, new
- * vCPU fds) gets that RAM and vm_restore_state instead of vm_boot, and
+ * into a sparse memory file (vm/memory_file.c); A is destroyed.  Then,
+ * twice, a brand-new VM (new VM fd, new vCPU fds) maps that memory file
+ * copy-on-write and gets vm_restore_state instead of vm_boot, and
  * must count on from the saved value (not from 0, not stuck).  A state
  * file with a section missing must be refused.
  *
@@ -24,10 +25,9 @@
 #define MEM (16ULL << 20)
 
 static struct vm vm;
-static uint8_t *ram_copy;
 static uint64_t saved_count;
 static int failures;
-static char state_path[64];
+static char state_path[64], mem_path[64];
 static struct ember_config cfg;
 
 static void check(bool good, const char *what)
@@ -68,8 +68,12 @@ static void *saver(void *arg)
 	if (!saved)
 		printf("# %s\n", err.msg);
 	snapshot_writer_free(&w);
-	ram_copy = malloc(MEM);
-	check(ram_copy && guest_read(&vm.machine.mem, 0, ram_copy, MEM) == 0, "its RAM is copied");
+	uint64_t pages = 0;
+	check(guest_memory_save(&vm.machine.mem, mem_path, &pages, &err) == 0 && pages > 0 &&
+		      pages < MEM / 4096 / 2,
+	      "its RAM saves to a sparse memory file");
+	printf("# %llu of %llu pages stored\n", (unsigned long long)pages,
+	       (unsigned long long)(MEM / 4096));
 	machine_request_stop(&vm.machine, 0);
 	return NULL;
 }
@@ -103,7 +107,7 @@ static bool restore_once(const struct snapshot_reader *r, bool expect_ok)
 {
 	struct ember_err err = { "" };
 	bool ok = vm_create(&vm, &cfg, &err) == 0 &&
-		  guest_write(&vm.machine.mem, 0, ram_copy, MEM) == 0 &&
+		  guest_memory_map_file(&vm.machine.mem, mem_path, &err) == 0 &&
 		  vm_restore_state(&vm, r, &err) == 0;
 	if (ok && expect_ok)
 		ok = run(resumer) == 0;
@@ -125,6 +129,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(state_path, sizeof(state_path), "/tmp/ember-restore-%ld.state", (long)getpid());
+	snprintf(mem_path, sizeof(mem_path), "/tmp/ember-restore-%ld.mem", (long)getpid());
 	config_defaults(&cfg);
 	clock_gettime(CLOCK_MONOTONIC, &cfg.started_at);
 	cfg.kernel = argv[1];
@@ -139,7 +144,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vm_destroy(&vm);
-	if (!ram_copy || snapshot_read_file(&r, state_path, EMBER_VERSION, &err)) {
+	if (snapshot_read_file(&r, state_path, EMBER_VERSION, &err)) {
 		fprintf(stderr, "restore: %s\n", err.msg);
 		return 1;
 	}
@@ -154,6 +159,6 @@ int main(int argc, char **argv)
 
 	snapshot_reader_free(&r);
 	unlink(state_path);
-	free(ram_copy);
+	unlink(mem_path);
 	return failures ? 1 : 0;
 }

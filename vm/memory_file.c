@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Guest RAM to and from a snapshot's memory file: the mapping's bytes at
+ * their own offsets, in a sparse file where pages the guest never touched
+ * (or that are all zero) are holes.  Restoring maps the file MAP_PRIVATE
+ * over the RAM: copy-on-write, each page read from the file on first
+ * touch, so a restore costs what the guest then uses, not its RAM size.
+ *
+ * Which pages to look at comes from /proc/self/pagemap (bit 63 present,
+ * bit 62 swapped, Documentation/admin-guide/mm/pagemap.rst): a page that
+ * is neither was never touched (or was dropped) and reads as zero, so it
+ * is skipped without reading it (which would fault it in).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vm/memory.h"
+
+#define PAGE 4096ULL
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_SWAPPED (1ULL << 62)
+#define PAGEMAP_BATCH 4096 /* entries read at once: 16 MiB of RAM */
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	for (size_t i = 0; i < PAGE / sizeof(*w); i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Writes the non-zero pages of the mapping into fd; counts them in *written. */
+static int write_pages(const struct guest_memory *mem, int fd, uint64_t *written)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t pages = mem->mapping_size / PAGE;
+	uint64_t *entry = malloc(PAGEMAP_BATCH * sizeof(*entry));
+	int rc = 0;
+
+	*written = 0;
+	if (!entry) {
+		if (pm >= 0)
+			close(pm);
+		return -ENOMEM;
+	}
+	for (uint64_t first = 0; !rc && first < pages; first += PAGEMAP_BATCH) {
+		uint64_t n = pages - first < PAGEMAP_BATCH ? pages - first : PAGEMAP_BATCH;
+		off_t at = (off_t)(((uintptr_t)mem->mapping / PAGE + first) * sizeof(*entry));
+		/* Without pagemap (no /proc): look at every page. */
+		bool known = pm >= 0 && pread(pm, entry, n * sizeof(*entry), at) == (ssize_t)(n * sizeof(*entry));
+		for (uint64_t i = 0; i < n; i++) {
+			if (known && !(entry[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)))
+				continue; /* never touched: a hole */
+			const uint8_t *p = mem->mapping + (first + i) * PAGE;
+			if (page_is_zero(p))
+				continue;
+			/* Runs of non-zero pages in one write. */
+			uint64_t run = 1;
+			while (i + run < n && (!known || (entry[i + run] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED))) &&
+			       !page_is_zero(p + run * PAGE))
+				run++;
+			if (pwrite_all(fd, p, run * PAGE, (off_t)((first + i) * PAGE)) < 0) {
+				rc = -errno;
+				break;
+			}
+			*written += run;
+			i += run - 1;
+		}
+	}
+	free(entry);
+	if (pm >= 0)
+		close(pm);
+	return rc;
+}
+
+int guest_memory_save(const struct guest_memory *mem, const char *path, uint64_t *pages_written,
+		      struct ember_err *err)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+		return ember_fail(err, ENAMETOOLONG, "snapshot: %s: path too long", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ember_fail(err, errno, "snapshot: %s: %s", tmp, strerror(errno));
+	uint64_t written = 0;
+	int rc = ftruncate(fd, (off_t)mem->mapping_size) < 0 ? -errno : 0; /* all holes first */
+	if (!rc)
+		rc = write_pages(mem, fd, &written);
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		return ember_fail(err, -rc, "snapshot: writing guest memory to %s: %s", path, strerror(-rc));
+	}
+	if (pages_written)
+		*pages_written = written;
+	return 0;
+}
+
+int guest_memory_map_file(struct guest_memory *mem, const char *path, struct ember_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ember_fail(err, errno, "snapshot memory %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != mem->mapping_size) {
+		close(fd);
+		return ember_fail(err, EINVAL, "snapshot memory %s: %lld bytes, the VM has %llu of RAM",
+				  path, (long long)st.st_size, (unsigned long long)mem->mapping_size);
+	}
+	/*
+	 * Over the RAM, at the same address (KVM and every guest_ptr keep
+	 * working): private, so the guest's writes never reach the file and
+	 * two VMs restored from it share its page cache until they write.
+	 */
+	void *p = mmap(mem->mapping, mem->mapping_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
+	int saved = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return ember_fail(err, saved, "snapshot memory %s: mmap: %s", path, strerror(saved));
+	return 0;
+}
