@@ -23,6 +23,8 @@
 #include "vm/error.h"
 
 struct machine;
+struct snapshot_writer;
+struct snapshot_reader;
 
 /* Device status bits (virtio 1.2 §2.1). */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
@@ -80,6 +82,16 @@ struct virtio_device_ops {
 	int (*start)(struct virtio_device *dev, struct ember_err *err);
 	/* Frees the device (its threads stopped first); the core closes its eventfds. */
 	void (*destroy)(struct virtio_device *dev);
+	/*
+	 * Snapshots (virtio/snapshot.h), optional: the device's state beyond
+	 * its rings, as section SNAP_VIRTIO_PRIVATE with index `slot`.  A device
+	 * that cannot be saved in its current state (open 9p fids...) fails
+	 * with a message saying why.
+	 */
+	int (*save)(struct virtio_device *dev, struct snapshot_writer *w, unsigned slot,
+		    struct ember_err *err);
+	int (*restore)(struct virtio_device *dev, const struct snapshot_reader *r, unsigned slot,
+		       struct ember_err *err);
 };
 
 /* What a kick fd's loop handler needs to know. */
