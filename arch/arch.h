@@ -111,5 +111,9 @@ int arch_vcpu_restore(struct vcpu_kvm *v, const struct snapshot_reader *r, struc
 int arch_vm_save(struct arch_vm *a, struct snapshot_writer *w, struct ember_err *err);
 /* Into a VM fresh from arch_vm_init, before its vCPUs are restored. */
 int arch_vm_restore(struct arch_vm *a, const struct snapshot_reader *r, struct ember_err *err);
+/* The platform devices' registers (console UART, reset controller, CMOS). */
+int arch_devices_save(struct arch_vm *a, struct snapshot_writer *w, struct ember_err *err);
+/* After arch_devices_init, before the vCPUs run: lines that were high are raised again. */
+int arch_devices_restore(struct arch_vm *a, const struct snapshot_reader *r, struct ember_err *err);
 
 #endif

@@ -129,12 +129,37 @@ static void p9_destroy(struct virtio_device *dev)
 	free(v);
 }
 
+/*
+ * A fid is a host file or directory the guest holds open: its host fd
+ * and path cannot travel in a snapshot (the share may not even exist
+ * where it is restored), so a share in use refuses, saying so.  Unused
+ * shares (nothing mounted yet, as when a warm-start snapshot is taken
+ * before the command's mounts) have no state beyond the rings.
+ */
+static int p9_save(struct virtio_device *dev, struct snapshot_writer *w, unsigned slot,
+		   struct ember_err *err)
+{
+	struct virtio_9p *v = dev->priv;
+
+	(void)w;
+	(void)slot;
+	pthread_mutex_lock(&dev->lock);
+	unsigned fids = v->srv.nr_fids;
+	pthread_mutex_unlock(&dev->lock);
+	if (fids)
+		return ember_fail(err, EBUSY,
+				  "snapshot refused: the guest has %u files open on shared directory %s",
+				  fids, v->host_dir);
+	return 0;
+}
+
 static const struct virtio_device_ops p9_ops = {
 	.config_read = p9_config_read,
 	.activate = p9_activate,
 	.reset = p9_reset,
 	.start = p9_start,
 	.destroy = p9_destroy,
+	.save = p9_save,
 };
 
 static void p9_serve(struct virtio_device *dev, uint32_t pending)

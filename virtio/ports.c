@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "virtio/snapshot.h"
 #include "virtio/worker.h"
 
 #define PORTS_QUEUE_SIZE 128
@@ -382,12 +383,81 @@ static void ports_destroy(struct virtio_device *dev)
 	free(vp);
 }
 
+/* ---- snapshots ----------------------------------------------------------------------- */
+
+/* Each port's three states and the control messages the driver has not taken yet. */
+struct saved_ports {
+	uint32_t nr, out_len;
+	struct {
+		uint8_t guest_ready, guest_open, host_open, pad;
+	} port[VIRTIO_PORTS_MAX];
+	uint32_t pad;
+	struct control_msg outbox[PORTS_OUTBOX]; /* in delivery order */
+};
+
+static int ports_save(struct virtio_device *dev, struct snapshot_writer *w, unsigned slot,
+		      struct ember_err *err)
+{
+	struct virtio_ports *vp = to_ports(dev);
+	struct saved_ports s;
+
+	memset(&s, 0, sizeof(s));
+	s.nr = vp->nr;
+	s.out_len = vp->out_len;
+	for (unsigned p = 0; p < vp->nr; p++) {
+		s.port[p].guest_ready = vp->port[p].guest_ready;
+		s.port[p].guest_open = vp->port[p].guest_open;
+		s.port[p].host_open = vp->port[p].host_open;
+	}
+	for (unsigned i = 0; i < vp->out_len; i++)
+		s.outbox[i] = vp->outbox[(vp->out_head + i) % PORTS_OUTBOX];
+	int rc = snapshot_put(w, SNAP_VIRTIO_PRIVATE, slot, &s, sizeof(s));
+	return rc ? ember_fail(err, -rc, "snapshot: state too large") : 0;
+}
+
+/*
+ * The back end is not called back: it asks virtio_ports_guest_open()
+ * for the ports the guest had open when it takes over a restored device.
+ */
+static int ports_restore(struct virtio_device *dev, const struct snapshot_reader *r, unsigned slot,
+			 struct ember_err *err)
+{
+	struct virtio_ports *vp = to_ports(dev);
+	const struct snapshot_section *sec = snapshot_find(r, SNAP_VIRTIO_PRIVATE, slot);
+	struct saved_ports s;
+
+	if (!sec || sec->len != sizeof(s))
+		return ember_fail(err, EINVAL, "snapshot: virtio-console ports: state %s",
+				  sec ? "has the wrong size" : "is missing");
+	memcpy(&s, sec->data, sizeof(s));
+	if (s.nr != vp->nr || s.out_len > PORTS_OUTBOX)
+		return ember_fail(err, EINVAL, "snapshot: virtio-console had %u ports, this one %u",
+				  s.nr, vp->nr);
+	for (unsigned i = 0; i < s.out_len; i++)
+		if (s.outbox[i].id >= vp->nr)
+			return ember_fail(err, EINVAL, "snapshot: virtio-console: message for port %u",
+					  s.outbox[i].id);
+	pthread_mutex_lock(&dev->lock);
+	for (unsigned p = 0; p < vp->nr; p++) {
+		vp->port[p].guest_ready = s.port[p].guest_ready != 0;
+		vp->port[p].guest_open = s.port[p].guest_open != 0;
+		vp->port[p].host_open = s.port[p].host_open != 0;
+	}
+	memcpy(vp->outbox, s.outbox, sizeof(vp->outbox));
+	vp->out_head = 0;
+	vp->out_len = s.out_len;
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
 static const struct virtio_device_ops ports_ops = {
 	.config_read = ports_config_read,
 	.activate = ports_activate,
 	.reset = ports_reset,
 	.start = ports_start,
 	.destroy = ports_destroy,
+	.save = ports_save,
+	.restore = ports_restore,
 };
 
 int virtio_ports_new(const char *const *names, unsigned nr, const struct virtio_ports_backend *be,

@@ -126,5 +126,12 @@ int virtio_mmio_restore(struct virtio_mmio *t, unsigned slot, const struct snaps
 	pthread_mutex_unlock(&dev->lock);
 	if (!rc && dev->ops->restore)
 		rc = dev->ops->restore(dev, r, slot, err);
+	/*
+	 * A kick the old process took but had not served yet is gone with it:
+	 * one replayed kick per ready queue makes whoever serves it look again.
+	 */
+	for (unsigned q = 0; !rc && q < dev->num_queues; q++)
+		if (dev->vq[q].ready)
+			virtio_kick_queue(dev, q);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "boot/cmdline.h"
+#include "virtio/snapshot.h"
 #include "vm/sandbox.h"
 
 /*
@@ -342,14 +343,22 @@ void vm_resume(struct vm *vm)
 int vm_save_state(struct vm *vm, struct snapshot_writer *w, struct ember_err *err)
 {
 	int rc = arch_vm_save(&vm->arch, w, err);
+	if (!rc)
+		rc = arch_devices_save(&vm->arch, w, err);
 	for (unsigned i = 0; !rc && i < vm->nr_vcpus; i++)
 		rc = arch_vcpu_save(&vm->vcpus[i].kvm, w, err);
+	for (unsigned i = 0; !rc && i < vm->virtio.nr; i++)
+		rc = virtio_mmio_save(&vm->virtio.transport[i], i, w, err);
 	return rc;
 }
 
 int vm_restore_state(struct vm *vm, const struct snapshot_reader *r, struct ember_err *err)
 {
 	int rc = arch_vm_restore(&vm->arch, r, err);
+	if (!rc)
+		rc = arch_devices_restore(&vm->arch, r, err);
+	for (unsigned i = 0; !rc && i < vm->virtio.nr; i++)
+		rc = virtio_mmio_restore(&vm->virtio.transport[i], i, r, err);
 	if (rc)
 		return rc;
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));

@@ -62,9 +62,10 @@ int vm_wait(struct vm *vm, struct ember_err *err);
 bool vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 /*
- * A paused VM's KVM state (the arch's VM-wide state, then every vCPU) as
- * snapshot sections.  Not yet in it: guest RAM (the caller's) and device
- * state (issue 10 is under way).
+ * A paused VM's state as snapshot sections: the arch's VM-wide KVM state,
+ * its platform devices, every vCPU, every virtio device.  Guest RAM is
+ * separate (guest_memory_save).  Fails, saying why, when a device cannot
+ * be saved as it is (a share with open files).
  */
 int vm_save_state(struct vm *vm, struct snapshot_writer *w, struct ember_err *err);
 /* Instead of vm_boot, after vm_create: vCPUs created with the saved state. */

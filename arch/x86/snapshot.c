@@ -19,6 +19,7 @@
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 
 #include "arch/arch.h"
@@ -38,6 +39,9 @@ enum {
 	SNAP_X86_IRQCHIP, /* index: KVM_IRQCHIP_PIC_MASTER, _SLAVE, _IOAPIC */
 	SNAP_X86_PIT,
 	SNAP_X86_CLOCK,
+	SNAP_X86_UART,
+	SNAP_X86_I8042,
+	SNAP_X86_RTC,
 };
 
 #define MAX_CPUID_ENTRIES 256
@@ -343,5 +347,101 @@ int arch_vm_restore(struct arch_vm *a, const struct snapshot_reader *r, struct e
 	struct kvm_clock_data clock = { .clock = saved->clock };
 	if (ioctl(fd, KVM_SET_CLOCK, &clock) < 0)
 		return ember_fail(err, errno, "restore: KVM_SET_CLOCK: %s", strerror(errno));
+	return 0;
+}
+
+/* ---- platform devices ------------------------------------------------------------------ */
+
+struct saved_uart {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	uint8_t thri_pending, irq_level, rx_open, pad[2];
+	uint32_t rx_head, rx_count;
+	uint8_t rx[UART_RX_BUF];
+};
+
+struct saved_i8042 {
+	uint8_t ctr, out, out_full, pending_cmd;
+};
+
+struct saved_rtc {
+	uint8_t index, pad[3];
+	uint8_t ram[128];
+};
+
+int arch_devices_save(struct arch_vm *a, struct snapshot_writer *w, struct ember_err *err)
+{
+	struct saved_uart u;
+	struct saved_i8042 k;
+	struct saved_rtc c;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	pthread_mutex_lock(&a->uart.lock);
+	u = (struct saved_uart){ .ier = a->uart.ier, .lcr = a->uart.lcr, .mcr = a->uart.mcr,
+				 .scr = a->uart.scr, .dll = a->uart.dll, .dlm = a->uart.dlm,
+				 .fcr = a->uart.fcr, .thri_pending = a->uart.thri_pending,
+				 .irq_level = a->uart.irq_level, .rx_open = a->uart.rx_open,
+				 .rx_head = a->uart.rx_head, .rx_count = a->uart.rx_count };
+	memcpy(u.rx, a->uart.rx, sizeof(u.rx));
+	pthread_mutex_unlock(&a->uart.lock);
+
+	memset(&k, 0, sizeof(k));
+	pthread_mutex_lock(&a->i8042.lock);
+	k = (struct saved_i8042){ a->i8042.ctr, a->i8042.out, a->i8042.out_full, a->i8042.pending_cmd };
+	pthread_mutex_unlock(&a->i8042.lock);
+
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_lock(&a->rtc.lock);
+	c.index = a->rtc.index;
+	memcpy(c.ram, a->rtc.ram, sizeof(c.ram));
+	pthread_mutex_unlock(&a->rtc.lock);
+
+	if ((rc = snapshot_put(w, SNAP_X86_UART, 0, &u, sizeof(u))) ||
+	    (rc = snapshot_put(w, SNAP_X86_I8042, 0, &k, sizeof(k))) ||
+	    (rc = snapshot_put(w, SNAP_X86_RTC, 0, &c, sizeof(c))))
+		return ember_fail(err, -rc, "snapshot: state too large");
+	return 0;
+}
+
+int arch_devices_restore(struct arch_vm *a, const struct snapshot_reader *r, struct ember_err *err)
+{
+	const struct saved_uart *u = need(r, SNAP_X86_UART, 0, sizeof(*u), "UART", err);
+	const struct saved_i8042 *k = u ? need(r, SNAP_X86_I8042, 0, sizeof(*k), "i8042", err) : NULL;
+	const struct saved_rtc *c = k ? need(r, SNAP_X86_RTC, 0, sizeof(*c), "CMOS", err) : NULL;
+
+	if (!c)
+		return -EINVAL;
+	if (u->rx_head >= UART_RX_BUF || u->rx_count > UART_RX_BUF)
+		return ember_fail(err, EINVAL, "snapshot: UART receive buffer out of range");
+	pthread_mutex_lock(&a->uart.lock);
+	a->uart.ier = u->ier;
+	a->uart.lcr = u->lcr;
+	a->uart.mcr = u->mcr;
+	a->uart.scr = u->scr;
+	a->uart.dll = u->dll;
+	a->uart.dlm = u->dlm;
+	a->uart.fcr = u->fcr;
+	a->uart.thri_pending = u->thri_pending != 0;
+	a->uart.rx_open = u->rx_open != 0;
+	a->uart.rx_head = u->rx_head;
+	a->uart.rx_count = u->rx_count;
+	memcpy(a->uart.rx, u->rx, sizeof(a->uart.rx));
+	/* KVM_SET_IRQCHIP does not keep line levels (pvm-notes): raise a line that was high. */
+	a->uart.irq_level = u->irq_level != 0;
+	if (a->uart.irq_level && a->uart.set_irq)
+		a->uart.set_irq(a->uart.irq_opaque, 1);
+	pthread_mutex_unlock(&a->uart.lock);
+
+	pthread_mutex_lock(&a->i8042.lock);
+	a->i8042.ctr = k->ctr;
+	a->i8042.out = k->out;
+	a->i8042.out_full = k->out_full != 0;
+	a->i8042.pending_cmd = k->pending_cmd;
+	pthread_mutex_unlock(&a->i8042.lock);
+
+	pthread_mutex_lock(&a->rtc.lock);
+	a->rtc.index = c->index & 0x7f;
+	memcpy(a->rtc.ram, c->ram, sizeof(a->rtc.ram));
+	pthread_mutex_unlock(&a->rtc.lock);
 	return 0;
 }
