@@ -30,6 +30,13 @@ static int failures;
 static char state_path[64], mem_path[64];
 static struct ember_config cfg;
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static void check(bool good, const char *what)
 {
 	printf("%s - %s\n", good ? "ok" : "not ok", what);
@@ -62,18 +69,21 @@ static void *saver(void *arg)
 	check(moves_past(0), "VM A counts");
 	check(vm_pause(&vm), "VM A pauses");
 	saved_count = count_now();
+	double t0 = now_ms();
 	bool saved = vm_save_state(&vm, &w, &err) == 0 &&
 		     snapshot_write_file(&w, EMBER_VERSION, state_path, &err) == 0;
+	printf("# state saved in %.2f ms (%zu bytes before compression)\n", now_ms() - t0, w.len);
 	check(saved, "its KVM state saves to a state file");
 	if (!saved)
 		printf("# %s\n", err.msg);
 	snapshot_writer_free(&w);
 	uint64_t pages = 0;
+	t0 = now_ms();
 	check(guest_memory_save(&vm.machine.mem, mem_path, &pages, &err) == 0 && pages > 0 &&
 		      pages < MEM / 4096 / 2,
 	      "its RAM saves to a sparse memory file");
-	printf("# %llu of %llu pages stored\n", (unsigned long long)pages,
-	       (unsigned long long)(MEM / 4096));
+	printf("# memory saved in %.2f ms: %llu of %llu pages stored\n", now_ms() - t0,
+	       (unsigned long long)pages, (unsigned long long)(MEM / 4096));
 	machine_request_stop(&vm.machine, 0);
 	return NULL;
 }
@@ -106,9 +116,12 @@ static int run(void *(*driver)(void *))
 static bool restore_once(const struct snapshot_reader *r, bool expect_ok)
 {
 	struct ember_err err = { "" };
+	double t0 = now_ms();
 	bool ok = vm_create(&vm, &cfg, &err) == 0 &&
 		  guest_memory_map_file(&vm.machine.mem, mem_path, &err) == 0 &&
 		  vm_restore_state(&vm, r, &err) == 0;
+	if (ok)
+		printf("# new VM created and restored in %.2f ms\n", now_ms() - t0);
 	if (ok && expect_ok)
 		ok = run(resumer) == 0;
 	else if (!ok && expect_ok)
