@@ -148,7 +148,7 @@ static int p9_save(struct virtio_device *dev, struct snapshot_writer *w, unsigne
 	pthread_mutex_unlock(&dev->lock);
 	if (fids)
 		return ember_fail(err, EBUSY,
-				  "snapshot refused: the guest has %u files open on shared directory %s",
+				  "snapshot refused: the guest has %u file(s) open on shared directory %s",
 				  fids, v->host_dir);
 	return 0;
 }

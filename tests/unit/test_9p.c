@@ -31,6 +31,7 @@
 #include "virtio/mmio.h"
 #include "virtio/p9_proto.h"
 #include "virtio/p9_server.h"
+#include "virtio/snapshot.h"
 #include "vm/machine.h"
 
 #define ROOT 1 /* the fid every test attaches */
@@ -1790,6 +1791,82 @@ static void virtio_glue(void **state)
 	vfx_free(g);
 }
 
+/* Sends m (its size field filled in here) through the queue; returns the reply's type. */
+static uint8_t vsend(struct vfx *g, struct msg *m)
+{
+	uint32_t n = (uint32_t)m->n;
+	memcpy(m->b, &n, 4);
+	struct virtq_used_elem e = vrequest(g, m, n, 4096);
+	assert_int_equal(e.id, 0);
+	assert_true(e.len >= P9_HDR_SIZE);
+	return ((uint8_t *)gptr(g, REP_GPA, e.len))[4];
+}
+
+/* virtio_mmio_save of the device: 0, or -errno with err saying why. */
+static int vsave(struct vfx *g, struct ember_err *err)
+{
+	struct virtio_mmio t;
+	struct snapshot_writer w = { 0 };
+
+	virtio_mmio_init(&t, &g->v->dev);
+	err->msg[0] = '\0';
+	int rc = virtio_mmio_save(&t, 0, &w, err);
+	if (rc == 0)
+		assert_int_equal(w.count, 1); /* the transport's section only: nothing of the share's own */
+	snapshot_writer_free(&w);
+	return rc;
+}
+
+/* Host fds and paths cannot travel in a snapshot: a share the guest holds files of refuses. */
+static void snapshot_refused_while_fids_are_held(void **state)
+{
+	(void)state;
+	struct vfx *g = vfx_new("share0");
+	struct ember_err err = { "" };
+
+	/* Nothing mounted yet (a warm-start snapshot): saved. */
+	assert_int_equal(vsave(g, &err), 0);
+	struct msg *m = m_new(g->tree, P9_TVERSION);
+	m_u32(m, 65536);
+	m_str(m, "9P2000.L");
+	assert_int_equal(vsend(g, m), P9_RVERSION);
+	assert_int_equal(vsave(g, &err), 0);
+
+	/* Mounted: the root fid is held. */
+	m = m_new(g->tree, P9_TATTACH);
+	m_u32(m, ROOT);
+	m_u32(m, P9_NOFID);
+	m_str(m, "root");
+	m_str(m, "");
+	m_u32(m, 0);
+	assert_int_equal(vsend(g, m), P9_RATTACH);
+	assert_int_equal(vsave(g, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, g->tree->share));
+	assert_non_null(strstr(err.msg, "files open"));
+	assert_non_null(strstr(err.msg, " 1 "));
+
+	/* A second fid (a walk of no names clones ROOT): the count says so. */
+	m = m_new(g->tree, P9_TWALK);
+	m_u32(m, ROOT);
+	m_u32(m, 2);
+	m_u16(m, 0);
+	assert_int_equal(vsend(g, m), P9_RWALK);
+	assert_int_equal(vsave(g, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, " 2 "));
+
+	/* Clunked one by one: refused until the last one goes. */
+	m = m_new(g->tree, P9_TCLUNK);
+	m_u32(m, 2);
+	assert_int_equal(vsend(g, m), P9_RCLUNK);
+	assert_int_equal(vsave(g, &err), -EBUSY);
+	m = m_new(g->tree, P9_TCLUNK);
+	m_u32(m, ROOT);
+	assert_int_equal(vsend(g, m), P9_RCLUNK);
+	assert_int_equal(vsave(g, &err), 0);
+	assert_int_equal(err.msg[0], '\0');
+	vfx_free(g);
+}
+
 static void virtio_init_errors(void **state)
 {
 	(void)state;
@@ -1839,6 +1916,7 @@ int main(void)
 		cmocka_unit_test(many_fids),
 		cmocka_unit_test(virtio_glue),
 		cmocka_unit_test(virtio_init_errors),
+		cmocka_unit_test(snapshot_refused_while_fids_are_held),
 	};
 	return cmocka_run_group_tests_name("virtio-9p", tests, NULL, NULL);
 }

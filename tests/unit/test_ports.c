@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "virtio/ports.h"
+#include "virtio/snapshot.h"
 #include "vm/machine.h"
 
 #define MiB (1ULL << 20)
@@ -290,6 +291,38 @@ static uint64_t galloc(struct fx *f, uint32_t len)
 	return gpa;
 }
 
+/*
+ * A new device with f's back end and the first `nr` of f's port names, on
+ * f's guest memory, as virtio_device_attach leaves it: no driver setup, no
+ * thread.  Used for f->dev, and for the devices a snapshot is restored into.
+ */
+static struct virtio_device *fx_attach(struct fx *f, unsigned nr)
+{
+	struct ember_err err = { "" };
+	struct virtio_device *dev;
+	struct virtio_ports_backend be = {
+		.opaque = f,
+		.guest_wrote = be_wrote,
+		.guest_open = be_open,
+		.can_send = be_can_send,
+		.fd_ready = be_fd_ready,
+	};
+
+	if (virtio_ports_new(f->names, nr, &be, &dev, &err))
+		fail_msg("virtio_ports_new: %s", err.msg);
+	assert_int_equal(virtio_ports_watch(dev, f->job_fd), 0);
+	dev->machine = &f->vm;
+	pthread_mutex_init(&dev->lock, NULL);
+	dev->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); /* to see that the driver is interrupted */
+	assert_true(dev->irq_fd >= 0);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		dev->kick_fd[q] = q < dev->num_queues ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+		if (q < dev->num_queues)
+			assert_true(dev->kick_fd[q] >= 0);
+	}
+	return dev;
+}
+
 static struct fx *fx_new(const char *const *names, unsigned nr)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -304,31 +337,12 @@ static struct fx *fx_new(const char *const *names, unsigned nr)
 	if (guest_memory_create(&f->vm.mem, &layout, 1, &err))
 		fail_msg("guest_memory_create: %s", err.msg);
 	f->heap = HEAP_GPA;
-
-	struct virtio_ports_backend be = {
-		.opaque = f,
-		.guest_wrote = be_wrote,
-		.guest_open = be_open,
-		.can_send = be_can_send,
-		.fd_ready = be_fd_ready,
-	};
-	if (virtio_ports_new(names, nr, &be, &f->dev, &err))
-		fail_msg("virtio_ports_new: %s", err.msg);
 	f->job_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->job_fd >= 0);
-	assert_int_equal(virtio_ports_watch(f->dev, f->job_fd), 0);
+	f->dev = fx_attach(f, nr);
 
-	/* What virtio_device_attach and the driver's setup would have done. */
+	/* What the driver's setup would have done. */
 	struct virtio_device *dev = f->dev;
-	dev->machine = &f->vm;
-	pthread_mutex_init(&dev->lock, NULL);
-	dev->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); /* to see that the driver is interrupted */
-	assert_true(dev->irq_fd >= 0);
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		dev->kick_fd[q] = q < dev->num_queues ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
-		if (q < dev->num_queues)
-			assert_true(dev->kick_fd[q] >= 0);
-	}
 	dev->driver_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_CONSOLE_F_MULTIPORT);
 	dev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 		      VIRTIO_STATUS_DRIVER_OK;
@@ -1156,6 +1170,266 @@ static void descriptor_outside_memory_needs_reset(void **state)
 	fx_free(f);
 }
 
+/* ---- snapshots (virtio/snapshot.c with ports_save/ports_restore) --------------------------- */
+
+#define SNAP_SLOT 2
+
+static void snap_path(char *path, size_t size)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(path, size, "%s/ember-ports-snap-%ld", tmp, (long)getpid());
+}
+
+static void write_state(struct snapshot_writer *w, const char *path)
+{
+	struct ember_err err = { "" };
+	if (snapshot_write_file(w, "test", path, &err))
+		fail_msg("snapshot_write_file: %s", err.msg);
+	snapshot_writer_free(w);
+}
+
+static void read_state(struct snapshot_reader *r, const char *path)
+{
+	struct ember_err err = { "" };
+	if (snapshot_read_file(r, path, "test", &err))
+		fail_msg("snapshot_read_file: %s", err.msg);
+}
+
+/*
+ * Saves f->dev with its transport into the state file at `path`, as a
+ * paused VM would be: the I/O thread idle (sync_io), nothing in flight.
+ */
+static void save_ports(struct fx *f, const char *path)
+{
+	struct virtio_mmio t;
+	struct snapshot_writer w = { 0 };
+	struct ember_err err = { "" };
+
+	sync_io(f);
+	virtio_mmio_init(&t, f->dev);
+	if (virtio_mmio_save(&t, SNAP_SLOT, &w, &err))
+		fail_msg("virtio_mmio_save: %s", err.msg);
+	write_state(&w, path);
+}
+
+/* Restores the state file into a brand-new device of `nr` ports (not started); 0 or -errno. */
+static int restore_ports(struct fx *f, unsigned nr, const char *path, struct virtio_device **out,
+			 struct ember_err *err)
+{
+	struct virtio_mmio t;
+	struct snapshot_reader r;
+
+	*out = fx_attach(f, nr);
+	virtio_mmio_init(&t, *out);
+	read_state(&r, path);
+	int rc = virtio_mmio_restore(&t, SNAP_SLOT, &r, err);
+	snapshot_reader_free(&r);
+	return rc;
+}
+
+/* What job_guest_open says for each port, as a bit mask. */
+static unsigned guest_open_mask(struct fx *f)
+{
+	unsigned mask = 0;
+	for (unsigned p = 0; p < f->nr; p++) {
+		f->hook_port = p;
+		run_on_io(f, job_guest_open);
+		mask |= (unsigned)f->guest_open_now << p;
+	}
+	return mask;
+}
+
+/*
+ * A device in the middle of things is saved, destroyed, and restored into
+ * a new one on the same guest memory, as a restored VM has it: ports 0 and
+ * 2 open in the guest, 1 ready but closed, 3 closed on the host side, and
+ * control messages the driver had no buffers for.  The new device carries
+ * on where the old one stopped, without telling the back end anything.
+ */
+static void restored_ports_carry_on(void **state)
+{
+	struct fx *f = fx_new(names4, 4);
+	struct ember_err err = { "" };
+	char path[128];
+	uint8_t data[32];
+	uint16_t rx0[2], rx1;
+
+	(void)state;
+	snap_path(path, sizeof(path));
+	pattern(data, sizeof(data), 11);
+	/* Linux's probe, with control buffers for ports 0-2 only: 4 DEVICE_ADD, a name and an open each. */
+	give_buffers(f, CONTROL_RX, 4 + 3 * 2, 128, NULL);
+	ctl_send(f, 0, DEVICE_READY, 1);
+	for (unsigned p = 0; p < 4; p++)
+		expect_ctl(f, p, DEVICE_ADD, 0);
+	for (unsigned p = 0; p < 3; p++) {
+		ctl_send(f, p, PORT_READY, 1);
+		expect_name(f, p);
+		expect_ctl(f, p, PORT_OPEN, 1);
+	}
+	ctl_send(f, 0, PORT_OPEN, 1);
+	ctl_send(f, 2, PORT_OPEN, 1);
+	wait_events(f, 2);
+	/* No control buffers left: from here on, messages wait in the device's outbox. */
+	ctl_send(f, 3, PORT_READY, 1);   /* PORT_NAME(3), PORT_OPEN(3, 1) */
+	f->hook_port = 3;
+	run_on_io(f, job_close_port);     /* PORT_OPEN(3, 0), from a callback */
+	ctl_send(f, 0, DEVICE_READY, 1); /* DEVICE_ADD(0..3) again */
+	sync_io(f);
+	assert_int_equal(used_idx(f, CONTROL_RX), f->ctl_seen);
+	assert_false(needs_reset(f));
+
+	/* Port 0 took one of two receive buffers; port 1 has one, unused (the guest has it closed). */
+	give_buffers(f, rx_q(0), 2, 32, rx0);
+	give_buffers(f, rx_q(1), 1, 32, &rx1);
+	f->hook_port = 0;
+	f->hook_data = data;
+	f->hook_len = 20;
+	run_on_io(f, job_send);
+	assert_int_equal(f->hook_sent, 20);
+	f->hook_port = 1;
+	run_on_io(f, job_send);
+	assert_int_equal(f->hook_sent, 0);
+	/* The guest wrote once on port 2. */
+	struct seg before = { gbytes(f, "before", 6), 6, false };
+	post(f, tx_q(2), &before, 1);
+	kick(f, tx_q(2));
+	wait_used(f, tx_q(2), 1);
+	assert_int_equal(guest_open_mask(f), (1u << 0) | (1u << 2));
+
+	save_ports(f, path);
+	virtio_device_destroy(f->dev); /* the old process is gone */
+	f->dev = NULL;
+	clear_events(f);
+
+	struct virtio_device *dev;
+	if (restore_ports(f, 4, path, &dev, &err))
+		fail_msg("virtio_mmio_restore: %s", err.msg);
+	f->dev = dev;
+	/* Before its thread starts, as the back end takes the device over: what the guest has open. */
+	for (unsigned p = 0; p < 4; p++)
+		assert_int_equal(virtio_ports_guest_open(dev, p), p == 0 || p == 2);
+	if (dev->ops->start(dev, &err))
+		fail_msg("start: %s", err.msg);
+	assert_int_equal(guest_open_mask(f), (1u << 0) | (1u << 2));
+	/* The back end was not called back: no guest_open, nothing written (can_send may come). */
+	for (unsigned i = 0; i < nevents(f); i++)
+		assert_int_equal(event_at(f, i).kind, EV_CAN_SEND);
+	assert_false(needs_reset(f));
+
+	/* Port 0: open without the guest saying so again; the data lands in the next used slot. */
+	f->hook_port = 0;
+	f->hook_data = data + 20;
+	f->hook_len = 12;
+	irq_raised(f);
+	run_on_io(f, job_send);
+	assert_int_equal(f->hook_sent, 12);
+	assert_int_equal(used_idx(f, rx_q(0)), 2);
+	assert_int_equal(used_elem(f, rx_q(0), 0).id, rx0[0]);
+	assert_int_equal(used_elem(f, rx_q(0), 1).id, rx0[1]);
+	assert_int_equal(used_elem(f, rx_q(0), 1).len, 12);
+	assert_memory_equal(gptr(f, desc_at(f, rx_q(0), rx0[1])->addr, 12), data + 20, 12);
+	assert_true(irq_raised(f)); /* through the new device's interrupt */
+	/* Port 1: still closed in the guest, its buffer untouched. */
+	f->hook_port = 1;
+	run_on_io(f, job_send);
+	assert_int_equal(f->hook_sent, 0);
+	assert_int_equal(used_idx(f, rx_q(1)), 0);
+
+	/* Control buffers at last: the outbox, in the order it was filled, and nothing more. */
+	give_buffers(f, CONTROL_RX, 8, 128, NULL);
+	expect_name(f, 3);
+	expect_ctl(f, 3, PORT_OPEN, 1);
+	expect_ctl(f, 3, PORT_OPEN, 0);
+	for (unsigned p = 0; p < 4; p++)
+		expect_ctl(f, p, DEVICE_ADD, 0);
+	expect_no_ctl(f);
+	/* Port 3's host end is still closed: closing it again says nothing (a buffer is spare). */
+	f->hook_port = 3;
+	run_on_io(f, job_close_port);
+	expect_no_ctl(f);
+
+	/* Port 2: the guest writes, the back end gets it; the used ring goes on from 1. */
+	struct seg after = { gbytes(f, "after restore", 13), 13, false };
+	uint16_t head = post(f, tx_q(2), &after, 1);
+	kick(f, tx_q(2));
+	wait_used(f, tx_q(2), 2);
+	assert_int_equal(used_elem(f, tx_q(2), 1).id, head);
+	sync_io(f);
+	pthread_mutex_lock(&f->lock);
+	assert_int_equal(f->wrote_len[2], 13);
+	assert_memory_equal(f->wrote[2], "after restore", 13);
+	pthread_mutex_unlock(&f->lock);
+	/* The guest closing port 2 is a change from the restored state: reported. */
+	unsigned n = nevents(f);
+	ctl_send(f, 2, PORT_OPEN, 0);
+	wait_events(f, n + 1);
+	struct event e = event_at(f, n);
+	assert_int_equal(e.kind, EV_OPEN);
+	assert_int_equal(e.port, 2);
+	assert_false(e.open);
+	fx_free(f);
+	unlink(path);
+}
+
+/* A state that does not fit the device it is restored into is refused, with a message. */
+static void ports_restore_refuses_misfits(void **state)
+{
+	struct fx *f = fx_new(names4, 4);
+	struct ember_err err = { "" };
+	struct virtio_device *dev;
+	struct snapshot_reader r;
+	char path[128];
+
+	(void)state;
+	snap_path(path, sizeof(path));
+	bring_up(f, 1u << 0);
+	save_ports(f, path);
+
+	/* It fits a device like the one saved (so what follows is refused for its misfit alone). */
+	assert_int_equal(restore_ports(f, 4, path, &dev, &err), 0);
+	assert_true(virtio_ports_guest_open(dev, 0));
+	virtio_device_destroy(dev);
+
+	/* Three ports, not four: the transport sees other queues... */
+	err.msg[0] = '\0';
+	assert_int_equal(restore_ports(f, 3, path, &dev, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "virtio-console"));
+	/* ...and the device's own state says so too, whatever the transport checked. */
+	read_state(&r, path);
+	err.msg[0] = '\0';
+	assert_int_equal(dev->ops->restore(dev, &r, SNAP_SLOT, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "had 4 ports, this one 3"));
+	virtio_device_destroy(dev);
+
+	/* The device section alone: the ports' own state is missing. */
+	struct snapshot_writer w = { 0 };
+	const struct snapshot_section *sec = snapshot_find(&r, SNAP_VIRTIO_DEVICE, SNAP_SLOT);
+	assert_non_null(sec);
+	assert_non_null(snapshot_find(&r, SNAP_VIRTIO_PRIVATE, SNAP_SLOT));
+	assert_int_equal(snapshot_put(&w, sec->tag, sec->index, sec->data, sec->len), 0);
+	snapshot_reader_free(&r);
+	write_state(&w, path);
+	err.msg[0] = '\0';
+	assert_int_equal(restore_ports(f, 4, path, &dev, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "virtio-console"));
+	assert_non_null(strstr(err.msg, "missing"));
+	virtio_device_destroy(dev);
+	fx_free(f);
+	unlink(path);
+}
+
+/* A failed test leaves its state file behind: gone with the group. */
+static int remove_state_file(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snap_path(path, sizeof(path));
+	unlink(path);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1176,6 +1450,8 @@ int main(void)
 		cmocka_unit_test(unknown_port_ids_are_ignored),
 		cmocka_unit_test(device_ready_flood_needs_reset),
 		cmocka_unit_test(descriptor_outside_memory_needs_reset),
+		cmocka_unit_test(restored_ports_carry_on),
+		cmocka_unit_test(ports_restore_refuses_misfits),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, remove_state_file);
 }
