@@ -148,8 +148,8 @@ static int p9_save(struct virtio_device *dev, struct snapshot_writer *w, unsigne
 	pthread_mutex_unlock(&dev->lock);
 	if (fids)
 		return ember_fail(err, EBUSY,
-				  "snapshot refused: the guest has %u file(s) open on shared directory %s",
-				  fids, v->host_dir);
+				  "snapshot refused: the guest has files open on shared directory %s (%u fids)",
+				  v->host_dir, fids);
 	return 0;
 }
 
