@@ -341,6 +341,21 @@ static void child(const struct relay *r, const struct stdio_fds *c, char **argv,
 	_exit(err == ENOENT ? 127 : 126);
 }
 
+/*
+ * ember's reader of this stream is gone: close our end of the command's
+ * pipe, so its next write gets SIGPIPE/EPIPE as in a shell pipeline.  (A
+ * terminal is left alone: closing it would hang up the whole session.)
+ */
+static void close_output(struct pump *p, int master)
+{
+	if (p->from < 0 || p->from == master)
+		return;
+	close(p->from);
+	p->from = -1;
+	p->eof = true;
+	p->len = 0;
+}
+
 /* One control message while the command runs. */
 static void control_message(struct relay *r, pid_t pid, int master)
 {
@@ -349,6 +364,8 @@ static void control_message(struct relay *r, pid_t pid, int master)
 
 	if (r->reader.type == CHANNEL_SIGNAL && channel_get_u32(&r->reader, &v) == 0 && v > 0 && v < 65)
 		kill(pid, (int)v);
+	else if (r->reader.type == CHANNEL_CLOSE_OUTPUT && channel_get_u32(&r->reader, &v) == 0)
+		close_output(v == 1 ? &out_pump : &err_pump, master);
 	else if (r->reader.type == CHANNEL_WINSIZE && master >= 0 &&
 		 channel_get_winsize(&r->reader, &rows, &cols) == 0) {
 		struct winsize ws = { .ws_row = rows, .ws_col = cols };

@@ -212,7 +212,8 @@ int channel_request_apply(struct channel_request *req, const struct channel_read
 			 r->type == CHANNEL_WORKDIR || r->type == CHANNEL_MOUNT ||
 			 r->type == CHANNEL_ROOT;
 
-	if (req->started && r->type != CHANNEL_SIGNAL && r->type != CHANNEL_WINSIZE)
+	if (req->started && r->type != CHANNEL_SIGNAL && r->type != CHANNEL_WINSIZE &&
+	    r->type != CHANNEL_CLOSE_OUTPUT)
 		return FAIL("message type %u after START", r->type);
 	if (is_string && memchr(s, '\0', r->len))
 		return FAIL("message type %u: a NUL inside a string", r->type);
@@ -278,6 +279,14 @@ int channel_request_apply(struct channel_request *req, const struct channel_read
 		if (!req->started)
 			return FAIL("SIGNAL before START");
 		return 0; /* the caller delivers it */
+	case CHANNEL_CLOSE_OUTPUT: {
+		uint32_t which;
+		if (!req->started)
+			return FAIL("CLOSE_OUTPUT before START");
+		if (channel_get_u32(r, &which) || (which != 1 && which != 2))
+			return FAIL("bad CLOSE_OUTPUT");
+		return 0; /* the caller closes it */
+	}
 	default:
 		return FAIL("message type %u is not for the guest", r->type);
 	}

@@ -14,7 +14,9 @@
  *     ARG s, ENV "K=V", WORKDIR s, USER u32 uid u32 gid, MOUNT "TAG:ro|rw:DIR",
  *     ROOT "9p:TAG"|"ext4:/dev/vdX", FLAGS u32, TIME u64 sec u32 nsec (host
  *     CLOCK_REALTIME), WINSIZE u16 rows u16 cols, then START (empty);
- *   ember -> init, while it runs: SIGNAL u32 signo, WINSIZE;
+ *   ember -> init, while it runs: SIGNAL u32 signo, WINSIZE, CLOSE_OUTPUT u32
+ *     (1 stdout, 2 stderr: ember's reader is gone; the command gets SIGPIPE
+ *     as it would in a shell pipeline);
  *   init -> ember: HELLO u32 version (first thing on the channel), EXIT u32
  *     status (the command's status, 128+N for signal N, or 12x from init).
  *
@@ -52,6 +54,7 @@ enum channel_type {
 	CHANNEL_START,
 	CHANNEL_SIGNAL,
 	CHANNEL_EXIT,
+	CHANNEL_CLOSE_OUTPUT,
 	CHANNEL_TYPE_END,
 };
 

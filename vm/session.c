@@ -226,6 +226,13 @@ static void output_write(struct session *s, unsigned which, const uint8_t *p, si
 				s->out_gone[which] = true;
 		} else if (!(n < 0 && errno == EINTR)) {
 			s->out_gone[which] = true; /* EPIPE (SIGPIPE is ignored), EIO... */
+			/*
+			 * Nobody reads it any more: tell the guest, whose init closes the
+			 * command's end, so `ember run -- yes | head -1` ends like the
+			 * shell pipeline would (SIGPIPE) instead of running on unread.
+			 */
+			if (channel_put_u32(&s->out, CHANNEL_CLOSE_OUTPUT, which + 1) == 0)
+				control_flush(s);
 		}
 	}
 }

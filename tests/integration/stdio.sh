@@ -90,6 +90,14 @@ early=$(echo "$ended - $(cat "$out/close.eof")" | bc)
 echo "# stdout closed: EOF seen ${early} s before ember exited"
 check "the command closing its stdout is EOF for ember's reader at once (>15 s before exit)" $([ "$(cat "$out/close.out")" = first ] && echo "$early > 15" | bc | grep -qx 1; echo $?) "out '$(cat "$out/close.out")', EOF $early s before exit; $(tail -2 "$out/close.err")"
 
+# --- ember's reader goes away: the command gets SIGPIPE, as in a shell pipeline --
+start=$(date +%s)
+timeout -k 5 "$BOOT_TIMEOUT" "$EMBER" run --kernel "$KERNEL" --initrd "$INITRD" -- yes \
+	2>"$out/yes.err" </dev/null | head -c 10 >"$out/yes.out"
+rc=${PIPESTATUS[0]}
+echo "# ember run -- yes | head -c 10: ember exit $rc after $(took "$start") s"
+check "ember run -- yes | head -c 10 ends: yes dies of SIGPIPE, ember exits 141" $([ "$rc" = 141 ] && [ "$(tr -d '\n' <"$out/yes.out")" = yyyyy ]; echo $?) "rc $rc; $(tail -2 "$out/yes.err")"
+
 # --- -t on a real pseudo-terminal: a tty in the guest, its size follows ------
 start=$(date +%s)
 python3 "$PTY_RUN" --out "$out/tty.out" --size 24 80 --when 'size1=' --resize 40 120 \

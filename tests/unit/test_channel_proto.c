@@ -157,6 +157,7 @@ static void round_trip_every_type_in_any_pieces(void **state)
 	} while (0)
 	uint8_t v1[4] = { 1, 0, 0, 0 }, flags[4] = { 15, 0, 0, 0 }, sig[4] = { 15, 0, 0, 0 };
 	uint8_t exit_st[4] = { 0xff, 0, 0, 0 };
+	uint8_t close_out[4] = { 1, 0, 0, 0 };
 	uint8_t user[8] = { 0xe8, 3, 0, 0, 0x64, 0, 0, 0 };
 	uint8_t tm[12] = { 0x00, 0xe1, 0xf5, 0x05, 0x01, 0, 0, 0, 0x15, 0xcd, 0x5b, 0x07 };
 	uint8_t ws[4] = { 24, 0, 80, 0 };
@@ -178,6 +179,7 @@ static void round_trip_every_type_in_any_pieces(void **state)
 	PUT(channel_put(&b, CHANNEL_START, NULL, 0), CHANNEL_START, "", 0);
 	PUT(channel_put_u32(&b, CHANNEL_SIGNAL, 15), CHANNEL_SIGNAL, sig, 4);
 	PUT(channel_put_u32(&b, CHANNEL_EXIT, 255), CHANNEL_EXIT, exit_st, 4);
+	PUT(channel_put_u32(&b, CHANNEL_CLOSE_OUTPUT, 1), CHANNEL_CLOSE_OUTPUT, close_out, 4);
 	/* A payload of exactly the maximum is still a message. */
 	PUT(channel_put(&b, CHANNEL_ENV, big, CHANNEL_MAX_PAYLOAD - 1), CHANNEL_ENV, big, big_len);
 #undef PUT
@@ -369,9 +371,10 @@ static void request_is_built_in_order(void **state)
 	assert_memory_equal(req.argv[4], big, big_len);
 	assert_null(req.argv[5]);
 
-	/* While the command runs: only WINSIZE and SIGNAL. */
+	/* While the command runs: only WINSIZE, SIGNAL and CLOSE_OUTPUT. */
 	assert_int_equal(channel_put_winsize(&b, 60, 200), 0);
 	assert_int_equal(channel_put_u32(&b, CHANNEL_SIGNAL, 2), 0);
+	assert_int_equal(channel_put_u32(&b, CHANNEL_CLOSE_OUTPUT, 2), 0);
 	assert_int_equal(apply_all(&req, &b, error, sizeof(error)), 0);
 	assert_int_equal(req.rows, 60);
 	assert_int_equal(req.cols, 200);
@@ -501,6 +504,9 @@ static void signal_before_start_and_guest_types_are_refused(void **state)
 
 	(void)state;
 	refused(CHANNEL_SIGNAL, sig, 4, false, "SIGNAL before START");
+	refused(CHANNEL_CLOSE_OUTPUT, sig, 4, false, "CLOSE_OUTPUT before START");
+	uint8_t bad_stream[4] = { 3, 0, 0, 0 };
+	refused(CHANNEL_CLOSE_OUTPUT, bad_stream, 4, true, "bad CLOSE_OUTPUT");
 	/* HELLO and EXIT go from init to ember, never the other way. */
 	refused(CHANNEL_HELLO, sig, 4, false, "not for the guest");
 	refused(CHANNEL_EXIT, sig, 4, false, "not for the guest");
