@@ -396,9 +396,11 @@ void session_signal(struct session *s, int signo)
 	}
 }
 
-void session_winsize(struct session *s, uint16_t rows, uint16_t cols)
+void session_host_resized(struct session *s)
 {
-	if (!rows || !cols)
+	uint16_t rows, cols;
+
+	if (host_winsize(&rows, &cols) < 0)
 		return;
 	atomic_store(&s->winsize, (unsigned)rows << 16 | cols);
 	if (eventfd_write(s->event_fd, 1) < 0) {

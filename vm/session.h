@@ -12,7 +12,7 @@
  * With --console serial/virtio/none only the control port exists and the
  * command's stdio is the guest console.
  *
- * Everything but session_signal/session_winsize runs on the device's I/O
+ * Everything but session_signal/session_host_resized runs on the device's I/O
  * thread under its lock (the back-end callbacks); those two only post an
  * event to that thread.  A guest that breaks the protocol gets its channel
  * closed and ember stops with 125 and one line.
@@ -61,7 +61,7 @@ struct session {
 	int devnull;                 /* dup'ed over stdout/stderr when the guest closes them */
 
 	/* from other threads */
-	int event_fd;                /* eventfd: session_signal/session_winsize posted something */
+	int event_fd;                /* eventfd: session_signal/session_host_resized posted something */
 	int event_watch;
 	atomic_uint pending_signals; /* bit N: signal N to deliver */
 	atomic_uint winsize;         /* rows << 16 | cols, 0 when unchanged */
@@ -75,8 +75,8 @@ int session_create(struct session *s, struct virtio_devices *list, struct machin
 		   const struct ember_config *cfg, struct ember_err *err);
 /* Any thread: deliver signal `signo` to the guest command (queued until it runs). */
 void session_signal(struct session *s, int signo);
-/* Any thread: the host terminal's size changed. */
-void session_winsize(struct session *s, uint16_t rows, uint16_t cols);
+/* Any thread: the host terminal's size changed (SIGWINCH): send its new size. */
+void session_host_resized(struct session *s);
 /* True once the guest's init said HELLO and until it reported the exit status. */
 bool session_running(struct session *s);
 /*

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -120,17 +119,6 @@ static int setup_stop_timeout(struct vm *vm, struct ember_err *err)
 	return 0;
 }
 
-static void on_winch(struct vm *vm)
-{
-	struct winsize ws;
-	int fds[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
-	for (unsigned i = 0; i < 3; i++)
-		if (ioctl(fds[i], TIOCGWINSZ, &ws) == 0) {
-			session_winsize(&vm->session, ws.ws_row, ws.ws_col);
-			return;
-		}
-}
-
 /*
  * Like docker run's sig-proxy: once the guest's init runs the command,
  * these signals go to it and ember waits for its exit status.  A second
@@ -147,7 +135,7 @@ static void on_signal(void *opaque, uint32_t events)
 		int sig = (int)si.ssi_signo;
 		if (sig == SIGWINCH) {
 			if (vm->has_session)
-				on_winch(vm);
+				session_host_resized(&vm->session);
 			continue;
 		}
 		if (!vm->has_session || !session_running(&vm->session)) {
