@@ -3,18 +3,25 @@
  * ember's command line: parse flags into struct ember_config, call
  * vm_run(), turn the outcome into an exit code.  Nothing else lives here.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vm/config.h"
 #include "vm/vm.h"
+#include "vm/warm.h"
 
 static const char usage[] =
 	"usage: ember run [options] [-- COMMAND [ARGS...]]\n"
+	"       ember snapshot [--compress] DIR\n"
+	"       ember restore [--timeout SECS] [--snapshot-to DIR2] [--no-sandbox] DIR\n"
+	"       ember cache prune\n"
 	"       ember --help | --version\n"
 	"\n"
 	"Boots a Linux kernel in a KVM microVM and runs COMMAND in it; ember exits\n"
@@ -42,9 +49,18 @@ static const char usage[] =
 	"  --timeout SECS   stop the VM after SECS seconds (ember then exits 124)\n"
 	"  --stop-timeout SECS  after SIGTERM reached COMMAND, stop the VM if it has not\n"
 	"                   exited within SECS seconds (default 10; ember then exits 137)\n"
+	"  --snapshot-to DIR  let 'ember snapshot DIR' save the running VM in DIR/snapshot\n"
+	"                   (it goes on running); 'ember restore DIR' resumes that VM, in\n"
+	"                   this or another process, as often as wanted\n"
+	"  --cold           boot the kernel even when a warm snapshot of this guest exists\n"
+	"                   (and save none)\n"
 	"  --boot-timer     report when the guest's init starts (boot-timer device)\n"
 	"  --verbose        show kernel messages\n"
 	"  --no-sandbox     run without the syscall filter (for debugging ember)\n"
+	"\n"
+	"Warm start: the first run of a guest (kernel, initrd, memory, vCPUs, devices)\n"
+	"boots it and saves it, booted, in $XDG_CACHE_HOME/ember/warm (~/.cache/...);\n"
+	"later runs restore it in milliseconds.  'ember cache prune' removes them all.\n"
 	"\n"
 	"SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to ember go to COMMAND;\n"
 	"a second SIGINT stops the VM.\n"
@@ -58,7 +74,7 @@ static const char usage[] =
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
 	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT, OPT_SHARE, OPT_ROOTFS,
-	OPT_NO_SANDBOX, OPT_STOP_TIMEOUT,
+	OPT_NO_SANDBOX, OPT_STOP_TIMEOUT, OPT_COLD, OPT_SNAPSHOT_TO, OPT_COMPRESS,
 };
 
 static const struct option run_options[] = {
@@ -79,6 +95,8 @@ static const struct option run_options[] = {
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+	{ "cold", no_argument, NULL, OPT_COLD },
+	{ "snapshot-to", required_argument, NULL, OPT_SNAPSHOT_TO },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
@@ -141,6 +159,8 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 		case OPT_BOOT_TIMER: cfg->boot_timer = true; break;
 		case OPT_VERBOSE: cfg->verbose = true; break;
 		case OPT_NO_SANDBOX: cfg->no_sandbox = true; break;
+		case OPT_COLD: cfg->cold = true; break;
+		case OPT_SNAPSHOT_TO: cfg->snapshot_to = optarg; break;
 		case 'i': cfg->interactive = true; break;
 		case 't': cfg->tty = true; break;
 		case OPT_MEM:
@@ -251,6 +271,91 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 	return 0;
 }
 
+/*
+ * ember snapshot [--compress] DIR: asks the ember that runs with
+ * --snapshot-to DIR to save its VM (it goes on running), and says how it went.
+ */
+static int snapshot_command(int argc, char **argv)
+{
+	bool compress = argc == 3 && !strcmp(argv[1], "--compress");
+	const char *dir = argv[argc - 1];
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char msg[700], reply[600];
+
+	if (argc != 2 && !compress)
+		return die("usage: ember snapshot [--compress] DIR");
+	if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/control", dir) >= (int)sizeof(addr.sun_path))
+		return die("snapshot: directory path too long");
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		snprintf(msg, sizeof(msg), "snapshot: no ember runs with --snapshot-to %s (%s)", dir,
+			 strerror(errno));
+		return die(msg);
+	}
+	const char *req = compress ? "snapshot compress\n" : "snapshot\n";
+	size_t got = 0;
+	ssize_t n = write(fd, req, strlen(req));
+	while (n > 0 && got < sizeof(reply) - 1 && !memchr(reply, '\n', got)) {
+		n = read(fd, reply + got, sizeof(reply) - 1 - got);
+		got += n > 0 ? (size_t)n : 0;
+	}
+	close(fd);
+	reply[got] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	unsigned long long state, memory;
+	double ms;
+	if (sscanf(reply, "ok %llu %llu %lf", &state, &memory, &ms) == 3) {
+		printf("saved %s/snapshot: state %llu bytes, memory %.1f MiB on disk, VM paused %.1f ms\n",
+		       dir, state, (double)memory / (1 << 20), ms);
+		return 0;
+	}
+	snprintf(msg, sizeof(msg), "snapshot: %s", !strncmp(reply, "error ", 6) ? reply + 6 :
+		 got ? reply : "the VM stopped before answering");
+	return die(msg);
+}
+
+/* ember restore [--timeout SECS] [--snapshot-to DIR2] [--no-sandbox] DIR */
+static int restore_command(int argc, char **argv, struct ember_config *cfg)
+{
+	char msg[512];
+	int i = 1;
+
+	for (; i < argc - 1; i++) {
+		if (!strcmp(argv[i], "--no-sandbox")) {
+			cfg->no_sandbox = true;
+		} else if (!strcmp(argv[i], "--timeout") && i + 2 < argc) {
+			if (config_parse_uint(argv[++i], 1u << 30, &cfg->timeout_s) || !cfg->timeout_s) {
+				snprintf(msg, sizeof(msg), "--timeout %s: not a positive number of seconds", argv[i]);
+				return die(msg);
+			}
+		} else if (!strcmp(argv[i], "--snapshot-to") && i + 2 < argc) {
+			cfg->snapshot_to = argv[++i];
+		} else {
+			snprintf(msg, sizeof(msg), "restore: unknown option %s (see ember --help)", argv[i]);
+			return die(msg);
+		}
+	}
+	if (i != argc - 1 || argv[i][0] == '-')
+		return die("usage: ember restore [--timeout SECS] [--snapshot-to DIR2] [--no-sandbox] DIR");
+	struct ember_err err = { "" };
+	int rc = vm_restore_run(argv[i], cfg, &err);
+	return rc < 0 ? die(err.msg[0] ? err.msg : "restore failed") : rc;
+}
+
+/* ember cache prune: the warm snapshots go (the next run of each guest boots cold). */
+static int cache_command(int argc, char **argv)
+{
+	struct ember_err err = { "" };
+	unsigned removed;
+
+	if (argc != 2 || strcmp(argv[1], "prune"))
+		return die("usage: ember cache prune");
+	if (warm_prune(&removed, &err))
+		return die(err.msg);
+	printf("removed %u warm snapshot%s\n", removed, removed == 1 ? "" : "s");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ember_config cfg;
@@ -265,6 +370,12 @@ int main(int argc, char **argv)
 		return fputs(usage, stdout), 0;
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
 		return printf("ember %s\n", EMBER_VERSION), 0;
+	if (!strcmp(argv[1], "cache"))
+		return cache_command(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "snapshot"))
+		return snapshot_command(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "restore"))
+		return restore_command(argc - 1, argv + 1, &cfg);
 	if (strcmp(argv[1], "run")) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), "unknown command '%s' (see ember --help)", argv[1]);

@@ -115,5 +115,11 @@ int arch_vm_restore(struct arch_vm *a, const struct snapshot_reader *r, struct e
 int arch_devices_save(struct arch_vm *a, struct snapshot_writer *w, struct ember_err *err);
 /* After arch_devices_init, before the vCPUs run: lines that were high are raised again. */
 int arch_devices_restore(struct arch_vm *a, const struct snapshot_reader *r, struct ember_err *err);
+/*
+ * What of this host a saved guest depends on, as one line: the CPU model,
+ * and on a host whose guest clock cannot be set to a saved value, this
+ * boot of the host.  A snapshot is only restored where it is the same.
+ */
+void arch_host_identity(char *buf, size_t size);
 
 #endif

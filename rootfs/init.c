@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -221,6 +222,68 @@ static int open_stdio_ports(struct relay *r)
 	return 0;
 }
 
+/*
+ * The host's random bytes, credited and made the kernel's key now
+ * (RNDRESEEDCRNG, Linux 4.17+): a guest restored from a snapshot would
+ * otherwise hand every run the random state it had when it was saved.
+ * Done for every request, so cold and warm runs take one path.
+ */
+/*
+ * From the kernel's uapi headers, which musl's toolchain does not ship:
+ * <linux/random.h> (struct rand_pool_info, RNDADDENTROPY, RNDRESEEDCRNG)
+ * and <linux/fs.h> (BLKFLSBUF).
+ */
+#define RNDADDENTROPY _IOW('R', 0x03, int[2])
+#define RNDRESEEDCRNG _IO('R', 0x07)
+#define BLKFLSBUF     _IO(0x12, 97)
+
+static void reseed(const struct channel_request *req)
+{
+	struct {
+		int entropy_count;       /* bits credited */
+		int buf_size;            /* bytes */
+		uint8_t bytes[CHANNEL_SEED_MAX];
+	} pool;
+
+	if (!req->seed_len)
+		return;
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	pool.entropy_count = (int)req->seed_len * 8;
+	pool.buf_size = (int)req->seed_len;
+	memcpy(pool.bytes, req->seed, req->seed_len);
+	if (ioctl(fd, RNDADDENTROPY, &pool) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
+		fprintf(stderr, "ember-init: reseeding the random generator: %s\n", strerror(errno));
+	close(fd);
+}
+
+/*
+ * A restored guest's kernel may still cache blocks it read from a disk
+ * before the snapshot (the partition scan reads its first pages): drop
+ * them, the image on the host may have changed since.  Nothing is mounted
+ * from the disks yet, so there is nothing dirty to lose.
+ */
+static void forget_disk_caches(void)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char dev[300];
+		if (strncmp(e->d_name, "vd", 2))
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/%s", e->d_name);
+		int fd = open(dev, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ioctl(fd, BLKFLSBUF, 0);
+			close(fd);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Everything after the request: the command's world, then the command. */
 static int run_request(struct relay *r, struct channel_request *req)
 {
@@ -230,6 +293,8 @@ static int run_request(struct relay *r, struct channel_request *req)
 		struct timespec ts = { .tv_sec = (time_t)req->time_sec, .tv_nsec = req->time_nsec };
 		clock_settime(CLOCK_REALTIME, &ts); /* best effort: the RTC gave whole seconds */
 	}
+	reseed(req);
+	forget_disk_caches();
 	if (setup_env(req) < 0) {
 		fprintf(stderr, "ember-init: environment: %s\n", strerror(errno));
 		return STATUS_INIT_FAILED;

@@ -20,7 +20,9 @@
 #   stdio.sh  `ember run -i`'s stdin and stdout streams: MiB/s each way
 #             (dd through cat in a Linux guest) and ember's CPU per MiB,
 #             by thread (ember only: QEMU has no such streams)
-#   run.sh    one-shot run: `ember run -- true`, wall and CPU time
+#   run.sh    one-shot run: `ember run --cold -- true`, wall and CPU time
+#   warm.sh   warm start: cold vs first (saving) vs warm `ember run -- true`,
+#             restore time, snapshot sizes (256 MiB, 1 GiB), sparse vs LZ4
 #   lib.sh    what several sections share (firstbyte's output, QEMU's Linux
 #             command line)
 # Both Linux sections put QEMU microvm, booting the same kernel, initramfs
@@ -44,6 +46,9 @@
 #   BENCH_STDIO_TIMEOUT=1200  seconds before the stdio boot is killed
 #   BENCH_RUN=1            0 skips the one-shot run section
 #   BENCH_RUN_RUNS=3       one-shot runs per VMM (each a Linux boot)
+#   BENCH_WARM=1           0 skips the warm-start section
+#   BENCH_WARM_RUNS=5      warm runs (restores of the booted guest)
+#   BENCH_WARM_1G=1        0 skips the 1 GiB guest's snapshot size (a Linux boot)
 #   BENCH_QEMU_LINUX=0     1 runs QEMU's Linux guests even on a kvm_pvm host
 #   BENCH_QEMU_ACCEL=kvm   -accel for QEMU's Linux guests (tcg: to check this
 #                          script's QEMU path where KVM cannot run them)
@@ -107,6 +112,7 @@ ulimit -c 0
 . scripts/bench/blk.sh
 . scripts/bench/stdio.sh # after blk.sh: uses its thread snapshots
 . scripts/bench/run.sh
+. scripts/bench/warm.sh
 
 # ---- header ------------------------------------------------------------------
 
@@ -140,4 +146,5 @@ bench_linux
 bench_blk
 bench_stdio
 bench_run
+bench_warm
 exit 0

@@ -143,9 +143,7 @@ static int p9_save(struct virtio_device *dev, struct snapshot_writer *w, unsigne
 
 	(void)w;
 	(void)slot;
-	pthread_mutex_lock(&dev->lock);
-	unsigned fids = v->srv.nr_fids;
-	pthread_mutex_unlock(&dev->lock);
+	unsigned fids = v->srv.nr_fids; /* dev->lock held by the caller */
 	if (fids)
 		return ember_fail(err, EBUSY,
 				  "snapshot refused: the guest has files open on shared directory %s (%u fids)",

@@ -86,6 +86,18 @@ void virtio_devices_console_ready(struct virtio_devices *list)
 		virtio_console_release_input(list->transport[i].dev);
 }
 
+void virtio_devices_lock(struct virtio_devices *list)
+{
+	for (unsigned i = 0; i < list->nr; i++)
+		pthread_mutex_lock(&list->transport[i].dev->lock);
+}
+
+void virtio_devices_unlock(struct virtio_devices *list)
+{
+	for (unsigned i = list->nr; i-- > 0;)
+		pthread_mutex_unlock(&list->transport[i].dev->lock);
+}
+
 unsigned virtio_devices_describe(const struct virtio_devices *list,
 				 struct arch_mmio_device out[ARCH_VIRTIO_MMIO_SLOTS])
 {

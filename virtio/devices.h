@@ -46,6 +46,12 @@ int virtio_devices_start(struct virtio_devices *list, struct ember_err *err);
 void virtio_devices_destroy(struct virtio_devices *list);
 /* Lets every console deliver stdin (the guest's init is ready for it). */
 void virtio_devices_console_ready(struct virtio_devices *list);
+/*
+ * Holds every device's lock (slot order), for a snapshot of a paused VM:
+ * device threads finish what they are doing and then wait.
+ */
+void virtio_devices_lock(struct virtio_devices *list);
+void virtio_devices_unlock(struct virtio_devices *list);
 /* The transports' windows, for the arch's tables (ACPI DSDT, device tree). */
 unsigned virtio_devices_describe(const struct virtio_devices *list,
 				 struct arch_mmio_device out[ARCH_VIRTIO_MMIO_SLOTS]);

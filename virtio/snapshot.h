@@ -14,7 +14,10 @@
 #define SNAP_VIRTIO_DEVICE  0x200
 #define SNAP_VIRTIO_PRIVATE 0x201 /* for ops->save: the device's own state */
 
-/* Saves t's device (paused VM: no vCPU and no device thread touches it). */
+/*
+ * Saves t's device: the VM paused and dev->lock held (virtio_devices_lock),
+ * so that neither a vCPU nor the device's own thread changes it meanwhile.
+ */
 int virtio_mmio_save(struct virtio_mmio *t, unsigned slot, struct snapshot_writer *w,
 		     struct ember_err *err);
 /*

@@ -265,6 +265,12 @@ int channel_request_apply(struct channel_request *req, const struct channel_read
 		return 0;
 	case CHANNEL_WINSIZE:
 		return channel_get_winsize(r, &req->rows, &req->cols) ? FAIL("bad WINSIZE") : 0;
+	case CHANNEL_SEED:
+		if (r->len < CHANNEL_SEED_MIN || r->len > CHANNEL_SEED_MAX)
+			return FAIL("SEED of %u bytes", r->len);
+		memcpy(req->seed, r->payload, r->len);
+		req->seed_len = r->len;
+		return 0;
 	case CHANNEL_START:
 		if (r->len)
 			return FAIL("START with a payload");

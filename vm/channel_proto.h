@@ -55,6 +55,7 @@ enum channel_type {
 	CHANNEL_SIGNAL,
 	CHANNEL_EXIT,
 	CHANNEL_CLOSE_OUTPUT,
+	CHANNEL_SEED,            /* host random bytes: init mixes them in and reseeds the kernel's RNG */
 	CHANNEL_TYPE_END,
 };
 
@@ -64,6 +65,10 @@ enum channel_type {
 #define CHANNEL_FLAG_INTERACTIVE 4u /* -i: the command's stdin is ember's */
 #define CHANNEL_FLAG_HOST_TTY    8u /* console modes: ember's stdin is a terminal (keep it cooked) */
 #define CHANNEL_FLAGS_KNOWN      15u
+
+/* SEED sizes: at least a 128-bit key's worth, at most what one RNDADDENTROPY takes here. */
+#define CHANNEL_SEED_MIN 16u
+#define CHANNEL_SEED_MAX 256u
 
 #define CHANNEL_HDR_SIZE 8
 /* Linux takes at most 128 KiB per argv or environment string (MAX_ARG_STRLEN). */
@@ -129,6 +134,8 @@ struct channel_request {
 	uint64_t time_sec;
 	uint32_t time_nsec;
 	uint16_t rows, cols;     /* 0 when unknown */
+	uint8_t seed[CHANNEL_SEED_MAX];
+	uint32_t seed_len;       /* 0: no SEED came */
 	bool started;            /* START arrived: the request is complete */
 };
 

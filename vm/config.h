@@ -49,6 +49,8 @@ struct ember_config {
 	bool boot_timer;         /* report the guest's boot-timer write */
 	bool verbose;            /* show kernel messages */
 	bool no_sandbox;         /* --no-sandbox: skip the syscall filter */
+	bool cold;               /* --cold: boot, neither restore nor save a warm snapshot (vm/warm.h) */
+	const char *snapshot_to; /* --snapshot-to DIR: `ember snapshot DIR` saves the running VM there */
 	struct ember_disk disks[EMBER_MAX_DISKS];
 	unsigned nr_disks;
 	enum ember_console console;
@@ -101,6 +103,15 @@ int config_set_rootfs(struct ember_config *cfg, const char *path, struct ember_e
 int config_check_env(const char *kv);
 /* --user UID[:GID]: decimal ids below 2^32 - 1; GID defaults to UID. */
 int config_parse_user(const char *spec, uint32_t *uid, uint32_t *gid);
+
+/*
+ * What a snapshot needs to re-create the VM (vm/config_saved.c): memory,
+ * vCPUs, console, channel, disks, shares, root file system, as text.
+ * config_load fills cfg (after config_defaults) from such text, in place:
+ * cfg's strings point into `text`, which must outlive it.
+ */
+int config_save(const struct ember_config *cfg, char *buf, size_t size, struct ember_err *err);
+int config_load(struct ember_config *cfg, char *text, struct ember_err *err);
 
 /* Cross-field checks and file existence; fills err with the flag at fault. */
 int config_validate(const struct ember_config *cfg, struct ember_err *err);

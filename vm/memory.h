@@ -50,16 +50,23 @@ uint64_t guest_memory_size(const struct guest_memory *mem);
 /* ---- snapshots (vm/memory_file.c) ---------------------------------------------------- */
 
 /*
- * Writes all of RAM to `path` as a sparse file (zero and untouched pages
- * are holes), atomically (temporary name, fsync, rename); the VM must be
- * paused.  *pages_written (optional) gets the number of 4 KiB pages stored.
+ * Writes all of RAM into fd (emptied first) as a sparse file whose pages
+ * sit at their own offsets; zero and untouched pages are holes.  The VM
+ * must be paused.  pagemap_fd: /proc/self/pagemap opened before the
+ * sandbox (untouched pages are then skipped unread), or -1 to look at
+ * every page.  fsyncs fd.  *pages_written (optional): 4 KiB pages stored.
  */
+int guest_memory_write_fd(const struct guest_memory *mem, int fd, int pagemap_fd,
+			  uint64_t *pages_written, struct ember_err *err);
+/* The same into `path`, atomically (vm/atomic_file.h). */
 int guest_memory_save(const struct guest_memory *mem, const char *path, uint64_t *pages_written,
 		      struct ember_err *err);
 /*
- * Maps a memory file saved by guest_memory_save over this RAM (same size),
- * MAP_PRIVATE: copy-on-write, pages read on first touch.
+ * Maps a memory file (guest_memory_write_fd) over this RAM (same size),
+ * MAP_PRIVATE: copy-on-write, pages read on first touch.  `what` names it
+ * in errors.  The file must not change while the VM runs.
  */
+int guest_memory_map_fd(struct guest_memory *mem, int fd, const char *what, struct ember_err *err);
 int guest_memory_map_file(struct guest_memory *mem, const char *path, struct ember_err *err);
 
 #endif

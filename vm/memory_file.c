@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "vm/memory.h"
+#include "vm/atomic_file.h"
 
 #define PAGE 4096ULL
 #define PAGEMAP_PRESENT (1ULL << 63)
@@ -52,19 +53,15 @@ static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
 }
 
 /* Writes the non-zero pages of the mapping into fd; counts them in *written. */
-static int write_pages(const struct guest_memory *mem, int fd, uint64_t *written)
+static int write_pages(const struct guest_memory *mem, int fd, int pm, uint64_t *written)
 {
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	uint64_t pages = mem->mapping_size / PAGE;
 	uint64_t *entry = malloc(PAGEMAP_BATCH * sizeof(*entry));
 	int rc = 0;
 
 	*written = 0;
-	if (!entry) {
-		if (pm >= 0)
-			close(pm);
+	if (!entry)
 		return -ENOMEM;
-	}
 	for (uint64_t first = 0; !rc && first < pages; first += PAGEMAP_BATCH) {
 		uint64_t n = pages - first < PAGEMAP_BATCH ? pages - first : PAGEMAP_BATCH;
 		off_t at = (off_t)(((uintptr_t)mem->mapping / PAGE + first) * sizeof(*entry));
@@ -90,50 +87,50 @@ static int write_pages(const struct guest_memory *mem, int fd, uint64_t *written
 		}
 	}
 	free(entry);
-	if (pm >= 0)
-		close(pm);
 	return rc;
 }
 
-int guest_memory_save(const struct guest_memory *mem, const char *path, uint64_t *pages_written,
-		      struct ember_err *err)
+int guest_memory_write_fd(const struct guest_memory *mem, int fd, int pagemap_fd,
+			  uint64_t *pages_written, struct ember_err *err)
 {
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-		return ember_fail(err, ENAMETOOLONG, "snapshot: %s: path too long", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ember_fail(err, errno, "snapshot: %s: %s", tmp, strerror(errno));
 	uint64_t written = 0;
-	int rc = ftruncate(fd, (off_t)mem->mapping_size) < 0 ? -errno : 0; /* all holes first */
+	/* Empty, then all holes: only the pages with data get blocks. */
+	int rc = ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)mem->mapping_size) < 0 ? -errno : 0;
 	if (!rc)
-		rc = write_pages(mem, fd, &written);
+		rc = write_pages(mem, fd, pagemap_fd, &written);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return ember_fail(err, -rc, "snapshot: writing guest memory to %s: %s", path, strerror(-rc));
-	}
+	if (rc)
+		return ember_fail(err, -rc, "snapshot: writing guest memory: %s", strerror(-rc));
 	if (pages_written)
 		*pages_written = written;
 	return 0;
 }
 
-int guest_memory_map_file(struct guest_memory *mem, const char *path, struct ember_err *err)
+int guest_memory_save(const struct guest_memory *mem, const char *path, uint64_t *pages_written,
+		      struct ember_err *err)
+{
+	struct atomic_file f;
+	int rc = atomic_file_open(&f, path, err);
+	if (rc)
+		return rc;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	rc = guest_memory_write_fd(mem, f.fd, pm, pages_written, err);
+	if (pm >= 0)
+		close(pm);
+	if (rc) {
+		atomic_file_abort(&f);
+		return rc;
+	}
+	return atomic_file_commit(&f, err);
+}
+
+int guest_memory_map_fd(struct guest_memory *mem, int fd, const char *what, struct ember_err *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ember_fail(err, errno, "snapshot memory %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != mem->mapping_size) {
-		close(fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != mem->mapping_size)
 		return ember_fail(err, EINVAL, "snapshot memory %s: %lld bytes, the VM has %llu of RAM",
-				  path, (long long)st.st_size, (unsigned long long)mem->mapping_size);
-	}
+				  what, (long long)st.st_size, (unsigned long long)mem->mapping_size);
 	/*
 	 * Over the RAM, at the same address (KVM and every guest_ptr keep
 	 * working): private, so the guest's writes never reach the file and
@@ -141,9 +138,17 @@ int guest_memory_map_file(struct guest_memory *mem, const char *path, struct emb
 	 */
 	void *p = mmap(mem->mapping, mem->mapping_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
-	int saved = errno;
-	close(fd);
 	if (p == MAP_FAILED)
-		return ember_fail(err, saved, "snapshot memory %s: mmap: %s", path, strerror(saved));
+		return ember_fail(err, errno, "snapshot memory %s: mmap: %s", what, strerror(errno));
 	return 0;
+}
+
+int guest_memory_map_file(struct guest_memory *mem, const char *path, struct ember_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ember_fail(err, errno, "snapshot memory %s: %s", path, strerror(errno));
+	int rc = guest_memory_map_fd(mem, fd, path, err);
+	close(fd); /* the mapping keeps the file */
+	return rc;
 }

@@ -46,6 +46,8 @@ static const int allowed[] = {
 	SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid),
 	SCMP_SYS(getrandom),
+	/* `ember snapshot` connecting to a --snapshot-to VM's socket (made before the filter). */
+	SCMP_SYS(accept4),
 };
 
 /*

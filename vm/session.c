@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,11 @@ static int build_request(struct session *s, struct channel_buf *b)
 	clock_gettime(CLOCK_REALTIME, &now);
 	rc |= channel_put_u32(b, CHANNEL_FLAGS, flags);
 	rc |= channel_put_time(b, (uint64_t)now.tv_sec, (uint32_t)now.tv_nsec);
+	/* Fresh randomness for each run (a restored guest's own is a copy). */
+	uint8_t seed[CHANNEL_SEED_MIN * 2];
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		return -1;
+	rc |= channel_put(b, CHANNEL_SEED, seed, sizeof(seed));
 	if (cfg->tty && host_winsize(&rows, &cols) == 0)
 		rc |= channel_put_winsize(b, rows, cols);
 	if (cfg->rootfs)
@@ -111,6 +117,33 @@ static void channel_broken(struct session *s, const char *why)
 	machine_request_failure(s->machine, &err);
 }
 
+static void stdin_end(struct session *s);
+static void stdin_pump(struct session *s);
+
+/*
+ * The guest's init waits for its request: built now, with this moment's
+ * wall-clock time and fresh random bytes (after a restore too), and the
+ * stdin port closed unless -i.  Until now every port was open on ember's
+ * side, as a snapshot taken at HELLO must have them for any later run.
+ */
+static void release_now(struct session *s)
+{
+	if (s->released || s->broken)
+		return;
+	s->released = true;
+	if (build_request(s, &s->out)) {
+		struct ember_err err;
+		ember_fail(&err, ENOMEM, "out of memory (or no random bytes) for the request");
+		machine_request_failure(s->machine, &err);
+		return;
+	}
+	if (s->stdio_ports && !s->cfg->interactive)
+		stdin_end(s); /* no -i: the command's stdin is empty */
+	else if (s->stdio_ports)
+		stdin_pump(s);
+	control_flush(s);
+}
+
 static void control_message(struct session *s, const struct channel_reader *r)
 {
 	uint32_t v;
@@ -122,6 +155,14 @@ static void control_message(struct session *s, const struct channel_reader *r)
 			return channel_broken(s, "the guest's init speaks another version: rebuild the guest");
 		s->hello = true;
 		atomic_store(&s->running, true);
+		if (s->mode == SESSION_CAPTURE) {
+			/* The orchestrator snapshots this moment, then session_release(). */
+			if (eventfd_write(s->hello_fd, 1) < 0) {
+				/* cannot fail below 2^64 - 1 writes */
+			}
+			return;
+		}
+		release_now(s);
 		return;
 	}
 	if (r->type != CHANNEL_EXIT || channel_get_u32(r, &v) || v > 255 || s->exit_seen)
@@ -184,7 +225,7 @@ static ssize_t stdin_read(struct session *s)
 /* Moves stdin into the guest while it has buffers; each round uses one up or ends. */
 static void stdin_pump(struct session *s)
 {
-	if (s->stdin_done || !virtio_ports_guest_open(s->dev, PORT_STDIN))
+	if (s->stdin_done || !s->released || !virtio_ports_guest_open(s->dev, PORT_STDIN))
 		return;
 	for (;;) {
 		if (s->in_len == 0) {
@@ -295,6 +336,11 @@ static void on_fd_ready(void *opaque, unsigned index)
 	if (read(s->event_fd, &count, sizeof(count)) < 0) {
 		/* nothing posted after all */
 	}
+	if (atomic_exchange(&s->release_pending, false))
+		release_now(s);
+	/* Signals and sizes wait for the request (a snapshot at HELLO may hold it): it goes first. */
+	if (!s->released)
+		return;
 	unsigned sigs = atomic_exchange(&s->pending_signals, 0);
 	unsigned ws = atomic_exchange(&s->winsize, 0);
 	if (s->broken)
@@ -335,23 +381,38 @@ static void on_batch_done(void *opaque)
 /* ---- life ------------------------------------------------------------------------- */
 
 int session_create(struct session *s, struct virtio_devices *list, struct machine *m,
-		   const struct ember_config *cfg, struct ember_err *err)
+		   const struct ember_config *cfg, enum session_mode mode, struct ember_err *err)
 {
 	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->machine = m;
 	s->cfg = cfg;
+	s->mode = mode;
 	s->stdin_watch = s->event_watch = -1;
-	s->devnull = -1;
+	s->devnull = s->hello_fd = -1;
+	/* Restored: the guest said HELLO before its snapshot was taken. */
+	if (mode == SESSION_WARM || mode == SESSION_RESUMED) {
+		s->hello = true;
+		atomic_store(&s->running, true);
+	}
+	/* Resumed mid-command: its request went to the guest long ago. */
+	s->released = mode == SESSION_RESUMED;
 	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->event_fd < 0)
+		return ember_fail(err, errno, "eventfd: %s", strerror(errno));
+	if (mode == SESSION_CAPTURE &&
+	    (s->hello_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return ember_fail(err, errno, "eventfd: %s", strerror(errno));
 	s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (s->devnull < 0)
 		return ember_fail(err, errno, "/dev/null: %s", strerror(errno));
 	s->stdio_ports = cfg->console == EMBER_CONSOLE_SPLIT;
-	if (build_request(s, &s->out))
+	/* Built for real at HELLO; once now to refuse what cannot be sent before booting. */
+	struct channel_buf trial = { 0 };
+	rc = build_request(s, &trial);
+	channel_buf_free(&trial);
+	if (rc)
 		return ember_fail(err, E2BIG,
 				  "the command does not fit the command channel (an argument or variable over %u bytes?)",
 				  CHANNEL_MAX_PAYLOAD);
@@ -378,12 +439,38 @@ int session_create(struct session *s, struct virtio_devices *list, struct machin
 			return ember_fail(err, ENOSPC, "internal: virtio-console cannot watch stdin");
 		/* Watched only while the guest has the port open and room in it. */
 		virtio_ports_watch_enable(dev, (unsigned)s->stdin_watch, false);
-	} else if (s->stdio_ports) {
-		/* No -i: the command's stdin is empty; the guest's port reads EOF at once. */
+	}
+	/* No -i: the command's stdin is empty, closed at release (a resumed one's now). */
+	if (mode == SESSION_RESUMED && s->stdio_ports) {
 		s->stdin_done = true;
 		virtio_ports_close(dev, PORT_STDIN);
 	}
 	return 0;
+}
+
+void session_release(struct session *s)
+{
+	atomic_store(&s->release_pending, true);
+	if (eventfd_write(s->event_fd, 1) < 0) {
+		/* saturated: the I/O thread is due to look anyway */
+	}
+}
+
+bool session_can_snapshot(const struct session *s, const char **why)
+{
+	if (s->broken)
+		*why = "the command channel is closed";
+	else if (s->out_sent != s->out.len)
+		*why = "the command channel has bytes in flight to the guest";
+	else if (s->reader.hdr_have) /* 0 between messages (channel_reader_push) */
+		*why = "the command channel has half a message from the guest";
+	else if (s->exit_seen)
+		*why = "the command has already exited";
+	else if (s->in_len)
+		*why = "stdin has bytes in flight to the guest";
+	else
+		return true;
+	return false;
 }
 
 void session_signal(struct session *s, int signo)
@@ -431,6 +518,8 @@ void session_destroy(struct session *s)
 		close(s->event_fd);
 	if (s->devnull >= 0)
 		close(s->devnull);
-	s->event_fd = s->devnull = -1;
+	if (s->hello_fd >= 0)
+		close(s->hello_fd);
+	s->event_fd = s->devnull = s->hello_fd = -1;
 	s->dev = NULL;
 }

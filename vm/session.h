@@ -33,11 +33,24 @@ struct machine;
 
 #define SESSION_STDIN_BUF (64u << 10)
 
+/* How the guest's init came to be waiting on the other end. */
+enum session_mode {
+	SESSION_BOOT,            /* booted: send the request when init says HELLO */
+	SESSION_CAPTURE,         /* booted, and HELLO is when the warm snapshot is taken:
+				    hello_fd fires, the request waits for session_release() */
+	SESSION_WARM,            /* restored from a snapshot taken at HELLO: the request
+				    waits for session_release() */
+	SESSION_RESUMED,         /* restored mid-command: nothing to send, stdin closed */
+};
+
 struct session {
 	struct machine *machine;
 	const struct ember_config *cfg;
 	struct virtio_device *dev;   /* the ports device; the device list owns it */
 	bool stdio_ports;            /* ports 1-3 carry stdin/stdout/stderr */
+	enum session_mode mode;
+	int hello_fd;                /* SESSION_CAPTURE: eventfd the orchestrator watches */
+	bool released;               /* the request is queued (stdin may flow) */
 
 	/* control port */
 	struct channel_buf out;      /* host -> guest bytes not yet taken by the guest */
@@ -65,6 +78,7 @@ struct session {
 	int event_watch;
 	atomic_uint pending_signals; /* bit N: signal N to deliver */
 	atomic_uint winsize;         /* rows << 16 | cols, 0 when unchanged */
+	atomic_bool release_pending; /* session_release() was called */
 };
 
 /*
@@ -72,7 +86,14 @@ struct session {
  * the list.  On failure the caller still calls session_destroy().
  */
 int session_create(struct session *s, struct virtio_devices *list, struct machine *m,
-		   const struct ember_config *cfg, struct ember_err *err);
+		   const struct ember_config *cfg, enum session_mode mode, struct ember_err *err);
+/* Any thread: build and send the request now (SESSION_CAPTURE after its snapshot, SESSION_WARM). */
+void session_release(struct session *s);
+/*
+ * With the device lock held (the VM paused): whether the channel is at a
+ * point a snapshot can resume from; *why says what is in the way.
+ */
+bool session_can_snapshot(const struct session *s, const char **why);
 /* Any thread: deliver signal `signo` to the guest command (queued until it runs). */
 void session_signal(struct session *s, int signo);
 /* Any thread: the host terminal's size changed (SIGWINCH): send its new size. */

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vm/atomic_file.h"
+
 #define MAGIC "EMBERSNP"
 #define MAGIC_LEN 8
 #define VERSION_LEN 32
@@ -63,22 +65,24 @@ void snapshot_writer_free(struct snapshot_writer *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+static int pwrite_all(int fd, const uint8_t *p, size_t len)
 {
+	off_t off = 0;
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = pwrite(fd, p, len, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
 		p += n;
+		off += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-int snapshot_write_file(const struct snapshot_writer *w, const char *ember_version,
-			const char *path, struct ember_err *err)
+int snapshot_write_fd(const struct snapshot_writer *w, const char *ember_version, int fd,
+		      struct ember_err *err)
 {
 	size_t plain_len = HEADER_LEN + w->len;
 	uint8_t *plain = malloc(plain_len);
@@ -110,40 +114,26 @@ int snapshot_write_file(const struct snapshot_writer *w, const char *ember_versi
 		return ember_fail(err, EIO, "snapshot: compressing the state: %s",
 				  LZ4F_getErrorName(frame_len));
 	}
-
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-		free(frame);
-		return ember_fail(err, ENAMETOOLONG, "snapshot: %s: path too long", path);
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int rc = 0;
-	if (fd < 0) {
-		rc = ember_fail(err, errno, "snapshot: %s: %s", tmp, strerror(errno));
-	} else if (write_all(fd, frame, frame_len) < 0 || fsync(fd) < 0) {
-		rc = ember_fail(err, errno ? errno : EIO, "snapshot: writing %s: %s", tmp, strerror(errno));
-	}
-	if (fd >= 0 && close(fd) < 0 && !rc)
-		rc = ember_fail(err, errno, "snapshot: writing %s: %s", tmp, strerror(errno));
-	if (!rc && rename(tmp, path) < 0)
-		rc = ember_fail(err, errno, "snapshot: %s: %s", path, strerror(errno));
-	if (!rc) {
-		/* The rename itself must survive a power cut: sync the directory that holds it. */
-		char dir[4096];
-		snprintf(dir, sizeof(dir), "%s", path);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*(slash == dir ? slash + 1 : slash) = '\0';
-		int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	if (rc)
-		unlink(tmp);
+	if (pwrite_all(fd, frame, frame_len) < 0 || ftruncate(fd, (off_t)frame_len) < 0 || fsync(fd) < 0)
+		rc = ember_fail(err, errno ? errno : EIO, "snapshot: writing the state: %s",
+				strerror(errno ? errno : EIO));
 	free(frame);
 	return rc;
+}
+
+int snapshot_write_file(const struct snapshot_writer *w, const char *ember_version,
+			const char *path, struct ember_err *err)
+{
+	struct atomic_file f;
+	int rc = atomic_file_open(&f, path, err);
+	if (rc)
+		return rc;
+	if ((rc = snapshot_write_fd(w, ember_version, f.fd, err))) {
+		atomic_file_abort(&f);
+		return rc;
+	}
+	return atomic_file_commit(&f, err);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */
@@ -192,33 +182,26 @@ int snapshot_parse(struct snapshot_reader *r, uint8_t *data, size_t len, const c
 	return 0;
 }
 
-/* The whole file, at most `max` bytes. */
-static int read_whole(const char *path, size_t max, uint8_t **out, size_t *out_len,
+/* The whole file behind fd, at most `max` bytes. */
+static int read_whole(int fd, const char *what, size_t max, uint8_t **out, size_t *out_len,
 		      struct ember_err *err)
 {
-	/* O_NONBLOCK: a FIFO under that name must not hang the open; a regular file ignores it. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
-	if (fd < 0)
-		return ember_fail(err, errno, "snapshot %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		close(fd);
-		return ember_fail(err, EINVAL, "snapshot %s: not a state file of a sane size", path);
-	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
+		return ember_fail(err, EINVAL, "snapshot %s: not a state file of a sane size", what);
 	uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	size_t got = 0;
 	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	close(fd);
 	if (!buf || got != (size_t)st.st_size) {
 		free(buf);
-		return ember_fail(err, EIO, "snapshot %s: short read", path);
+		return ember_fail(err, EIO, "snapshot %s: short read", what);
 	}
 	*out = buf;
 	*out_len = got;
@@ -228,12 +211,26 @@ static int read_whole(const char *path, size_t max, uint8_t **out, size_t *out_l
 int snapshot_read_file(struct snapshot_reader *r, const char *path, const char *ember_version,
 		       struct ember_err *err)
 {
+	/* O_NONBLOCK: a FIFO under that name must not hang the open; a regular file ignores it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		memset(r, 0, sizeof(*r));
+		return ember_fail(err, errno, "snapshot %s: %s", path, strerror(errno));
+	}
+	int rc = snapshot_read_fd(r, fd, path, ember_version, err);
+	close(fd);
+	return rc;
+}
+
+int snapshot_read_fd(struct snapshot_reader *r, int fd, const char *path,
+		     const char *ember_version, struct ember_err *err)
+{
 	uint8_t *frame = NULL;
 	size_t frame_len = 0;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = read_whole(path, LZ4F_compressFrameBound(SNAPSHOT_MAX_STATE, NULL), &frame,
+	if ((rc = read_whole(fd, path, LZ4F_compressFrameBound(SNAPSHOT_MAX_STATE, NULL), &frame,
 			     &frame_len, err)))
 		return rc;
 

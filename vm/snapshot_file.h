@@ -40,11 +40,10 @@ struct snapshot_writer {
 /* Adds a section; -ENOMEM or -E2BIG (state over SNAPSHOT_MAX_STATE). */
 int snapshot_put(struct snapshot_writer *w, uint32_t tag, uint32_t index, const void *data,
 		 size_t len);
-/*
- * Compresses the sections into `path` atomically: a temporary file in the
- * same directory, fsync, rename, so a crash never leaves a half state file
- * under the final name.
- */
+/* Compresses the sections into fd (from offset 0, truncated to fit) and fsyncs it. */
+int snapshot_write_fd(const struct snapshot_writer *w, const char *ember_version, int fd,
+		      struct ember_err *err);
+/* The same into `path`, atomically (vm/atomic_file.h). */
 int snapshot_write_file(const struct snapshot_writer *w, const char *ember_version,
 			const char *path, struct ember_err *err);
 void snapshot_writer_free(struct snapshot_writer *w);
@@ -64,7 +63,13 @@ struct snapshot_reader {
  */
 int snapshot_parse(struct snapshot_reader *r, uint8_t *data, size_t len, const char *ember_version,
 		   struct ember_err *err);
-/* Reads, decompresses (checksum checked) and parses `path`; snapshot_reader_free either way. */
+/*
+ * Reads fd, decompresses it (checksum checked) and parses it; `what` names
+ * it in errors.  snapshot_reader_free either way.
+ */
+int snapshot_read_fd(struct snapshot_reader *r, int fd, const char *what,
+		     const char *ember_version, struct ember_err *err);
+/* The same for the file at `path`. */
 int snapshot_read_file(struct snapshot_reader *r, const char *path, const char *ember_version,
 		       struct ember_err *err);
 /* The section with this tag and index, or NULL. */

@@ -29,7 +29,9 @@
 #include "vm/guest_abi.h"
 #include "vm/machine.h"
 #include "vm/session.h"
+#include "vm/snapshot_dir.h"
 #include "vm/term.h"
+#include "vm/warm.h"
 
 struct vm {
 	const struct ember_config *cfg;
@@ -48,12 +50,20 @@ struct vm {
 	unsigned sigints;           /* SIGINTs forwarded: the second stops the VM */
 	bool has_session;           /* the command channel exists (ember's init) */
 	struct session session;
+	/* Warm start's first run: snapshot the guest at HELLO into capture_dir. */
+	const struct warm_shape *capture_shape;
+	struct snapshot_dir capture_dir;
+	/* --snapshot-to: `ember snapshot DIR` asks over DIR/control, the snapshot goes to DIR/snapshot. */
+	int control_fd;
+	struct snapshot_dir snapshot_to;
 	bool started;               /* vm_start got the vCPUs running */
 	struct term term;           /* host terminal state to restore */
 	bool machine_open;          /* machine_open() ran: its fds are to be closed */
 };
 
-int vm_create(struct vm *vm, const struct ember_config *cfg, struct ember_err *err);
+/* mode: how the guest's init comes to the command channel (booted, or restored). */
+int vm_create(struct vm *vm, const struct ember_config *cfg, enum session_mode mode,
+	      struct ember_err *err);
 int vm_boot(struct vm *vm, struct ember_err *err);
 int vm_start(struct vm *vm, struct ember_err *err);
 /* Runs the event loop until a stop request; returns the exit code (err filled for 125). */
@@ -70,9 +80,30 @@ void vm_resume(struct vm *vm);
 int vm_save_state(struct vm *vm, struct snapshot_writer *w, struct ember_err *err);
 /* Instead of vm_boot, after vm_create: vCPUs created with the saved state. */
 int vm_restore_state(struct vm *vm, const struct snapshot_reader *r, struct ember_err *err);
+/*
+ * Pauses the VM at a clean point (every vCPU out of KVM_RUN with its I/O
+ * finished, every device thread idle), writes its state (with `shape`
+ * when given) and RAM into `dir`, and resumes it.  Loop thread.
+ */
+int vm_snapshot(struct vm *vm, struct snapshot_dir *dir, const struct warm_shape *shape,
+		bool compress, struct snapshot_dir_stats *stats, struct ember_err *err);
 void vm_destroy(struct vm *vm);
 
 /* The whole life of a one-shot VM; returns the exit code for ember (guest status or 12x). */
 int vm_run(const struct ember_config *cfg, struct ember_err *err);
+
+/* Snapshot section with the configuration that re-creates the VM (config_save). */
+#define SNAP_VM_CONFIG 0x002
+/* In a --snapshot-to directory: the socket `ember snapshot` talks to, and the snapshot. */
+#define SNAPSHOT_CONTROL_SOCKET "control"
+#define SNAPSHOT_SUBDIR         "snapshot"
+
+/*
+ * `ember restore DIR`: the VM saved in DIR (a --snapshot-to directory or a
+ * snapshot directory) re-created from its saved configuration and resumed
+ * where it was; `cfg` brings what this run adds (--timeout, --snapshot-to,
+ * --no-sandbox).  Returns the exit code like vm_run.
+ */
+int vm_restore_run(const char *dir, struct ember_config *cfg, struct ember_err *err);
 
 #endif

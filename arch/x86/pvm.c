@@ -25,12 +25,19 @@ bool pvm_host_detect(void)
 /*
  * noxsave: xrstor is rejected.  clearcpuid=151,297,580: POPCNT, ERMS, FSRM
  * (CPUID changes to leaves 1 and 7 do not reach a kvm_pvm guest, so the
- * kernel must be told).  The rest skip work that costs seconds when ring 0
- * runs at ~1 M instructions/s (pvm-notes.md, "/init reached").
+ * kernel must be told).  clocksource=kvm-clock: the guest TSC is the
+ * host's and cannot be set, so a guest restored from a snapshot on the tsc
+ * clocksource sees every second it spent on disk at once (jiffies jump,
+ * RCU reports a stall and dumps stacks, seconds of console output at
+ * ring-0 speed); kvm-clock is the value KVM_SET_CLOCK restores, and the
+ * guest's time goes on from where it was saved.  The rest skip work that
+ * costs seconds when ring 0 runs at ~1 M instructions/s (pvm-notes.md,
+ * "/init reached").
  */
 const char pvm_guest_cmdline[] =
 	"noxsave clearcpuid=151,297,580 noreplace-smp percpu_alloc=page tsc=reliable "
-	"no_timer_check nokaslr mitigations=off random.trust_cpu=1 cryptomgr.notests nowatchdog";
+	"no_timer_check nokaslr mitigations=off random.trust_cpu=1 cryptomgr.notests nowatchdog "
+	"clocksource=kvm-clock";
 
 static int read_syscall_msrs(struct vcpu_kvm *vcpu, uint64_t *star, uint64_t *lstar, uint64_t *mask)
 {

@@ -15,14 +15,19 @@
  * it (saved); the guest TSC cannot be set there (the TSC MSR write is a
  * no-op), which is why snapshots must not cross a host boot on such hosts.
  */
+#include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "arch/arch.h"
+#include "arch/x86/pvm.h"
 
 /* Section tags: 0x100-0x1ff are x86's (vm/snapshot_file.h leaves meaning to its users). */
 enum {
@@ -444,4 +449,35 @@ int arch_devices_restore(struct arch_vm *a, const struct snapshot_reader *r, str
 	memcpy(a->rtc.ram, c->ram, sizeof(a->rtc.ram));
 	pthread_mutex_unlock(&a->rtc.lock);
 	return 0;
+}
+
+/*
+ * The CPU's vendor and signature (family, model, stepping): the CPUID a
+ * snapshot's vCPUs were given came from this CPU.  On kvm_pvm the guest
+ * TSC is the host's and cannot be set (pvm-notes.md, "Snapshot and restore
+ * on this host"): a guest saved in another boot of the host would find its
+ * clock somewhere else, so the boot is part of the identity there.
+ */
+void arch_host_identity(char *buf, size_t size)
+{
+	unsigned a, b, c, d, sig = 0;
+	char vendor[13] = "";
+	char boot_id[40] = "";
+
+	if (__get_cpuid(0, &a, &b, &c, &d)) {
+		memcpy(vendor, &b, 4);
+		memcpy(vendor + 4, &d, 4);
+		memcpy(vendor + 8, &c, 4);
+	}
+	if (__get_cpuid(1, &a, &b, &c, &d))
+		sig = a;
+	if (pvm_host_detect()) {
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, boot_id, sizeof(boot_id) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		boot_id[n > 0 ? n : 0] = '\0';
+		boot_id[strcspn(boot_id, "\n")] = '\0';
+	}
+	snprintf(buf, size, "x86 %s %08x%s%s", vendor, sig, boot_id[0] ? " pvm-boot " : "", boot_id);
 }

@@ -25,10 +25,17 @@ unsigned arch_kvm_caps(const struct machine_cap **caps)
 	return sizeof(x86_caps) / sizeof(x86_caps[0]);
 }
 
-/* The emulator's register access and exception injection, and legacy IRQ lines. */
+/*
+ * The emulator's register access and exception injection, and legacy IRQ
+ * lines; and the reads a snapshot of the running VM makes (arch/x86/
+ * snapshot.c), all of them GETs of this VM's own state.
+ */
 static const unsigned long x86_ioctls[] = {
 	KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MSRS,
 	KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_IRQ_LINE,
+	KVM_CHECK_EXTENSION, KVM_GET_CPUID2, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_GET_XCRS,
+	KVM_GET_DEBUGREGS, KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_MSR_INDEX_LIST,
+	KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK,
 };
 
 unsigned arch_sandbox_ioctls(const unsigned long **requests)

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# scripts/bench.sh, section "One-shot run" (bench_run): `ember run -- true`
-# (boot Linux, run the command, exit) under firstbyte, BENCH_RUN_RUNS times
+# scripts/bench.sh, section "One-shot run" (bench_run): `ember run --cold -- true`
+# (boot Linux, run the command, exit; warm.sh has the runs that restore) under firstbyte, BENCH_RUN_RUNS times
 # per VMM; QEMU microvm runs the same kernel, initramfs and command where
 # it can (lib.sh).  Raw samples, one line per successful run, in
 # $SCRATCH/run.VMM.wall, .user, .sys (ms: exec -> exit, ru_utime, ru_stime);
@@ -14,7 +14,7 @@
 run_once() {
 	local vmm=$1 pre=$SCRATCH/run.$1 line st want=0 cmd
 	if [ "$vmm" = ember ]; then
-		cmd=("$EMBER" run -- true)
+		cmd=("$EMBER" run --cold -- true) # a boot, as QEMU's (warm runs: warm.sh)
 	else
 		want=1
 		if ! qemu_linux_cmd 256M "" true; then
@@ -45,7 +45,7 @@ run_once() {
 bench_run() {
 	local n qwhy why i
 	n=$(posint "${BENCH_RUN_RUNS:-}" 3)
-	echo "One-shot run: \`ember run -- true\` (boot Linux, run the command, exit), median of $n runs (BENCH_RUN_RUNS)"
+	echo "One-shot run: \`ember run --cold -- true\` (boot Linux, run the command, exit), median of $n runs (BENCH_RUN_RUNS)"
 	if [ "${BENCH_RUN:-1}" = 0 ]; then
 		echo "  skipped (BENCH_RUN=0)"
 		echo

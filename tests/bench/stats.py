@@ -467,6 +467,70 @@ def report_run(d):
     return out + notes(d, "run") + [""]
 
 
+# ---- warm start ----------------------------------------------------------------
+
+
+def report_warm(d):
+    """The warm-start table, from DIR/warm.KIND.{wall,user,sys} (KIND cold,
+    first, warm), DIR/warm.saved ("ms MiB" per saving run), DIR/warm.restored
+    (ms per warm run), DIR/warm.size ("RAM apparent disk" per guest size) and
+    DIR/warm.format ("sparse|lz4 disk_bytes restore_ms" per restore)."""
+    def p(name):
+        return os.path.join(d, name)
+
+    kinds = ("cold", "first", "warm")
+    s = {}
+    for k in kinds:
+        for f in ("wall", "user", "sys"):
+            s[k, f] = samples(p("warm.%s.%s" % (k, f)))
+        s[k, "cpu"] = [u + t for u, t in zip(s[k, "user"], s[k, "sys"])]
+
+    def med(kind, f):
+        return summ(s[kind, f])
+
+    out = ["", row("ms, median", "cold", "first run", "warm")]
+    out.append(row("exec -> exit (wall)", *[med(k, "wall") for k in kinds]))
+    out.append(row("host CPU, user + sys", *[med(k, "cpu") for k in kinds]))
+    out.append(row("successful runs",
+                    *[ok_of_total(count_lines(p("warm.%s.wall" % k)), count_lines(p("warm.%s.fail" % k)), "-")
+                      for k in kinds]))
+    out.append(row("warm / cold (wall)", "", "", ratio(med("warm", "wall"), med("cold", "wall"))))
+    first, cold = number(med("first", "wall")), number(med("cold", "wall"))
+    out.append(row("first run - cold (wall)", "",
+                   NA if first is None or cold is None else "%.1f" % (first - cold), ""))
+    saved = [line.split() for line in text_lines(read_text(p("warm.saved")))]
+    restored = samples(p("warm.restored"))
+    out.append(row("saving the booted guest", "", summ([number(x[0]) for x in saved if x]), ""))
+    out.append(row("restore alone (-> guest runs)", "", "", summ(restored)))
+    out += ["  (cold: --cold, a Linux boot; first run: boots, saves the guest at its init's HELLO,",
+            "   then runs the command; warm: restores that guest, sends the command.  On kvm_pvm",
+            "   the command's own fork and exec run at interpreted ring-0 speed, in every column)"]
+    sizes = [line.split() for line in text_lines(read_text(p("warm.size")))]
+    if sizes:
+        out.append("")
+        out.append(row("snapshot memory file", "RAM", "apparent", "on disk"))
+        for f in sizes:
+            if len(f) == 3:
+                out.append(row("", f[0], human(integer(f[1])), human(integer(f[2]))))
+    fmts = [line.split() for line in text_lines(read_text(p("warm.format")))]
+    if fmts:
+        out.append("")
+        out.append(row("one running guest's snapshot", "sparse raw", "LZ4", ""))
+        disk = {f[0]: integer(f[1]) for f in fmts if len(f) == 3}
+        ms = {k: [number(f[2]) for f in fmts if len(f) == 3 and f[0] == k] for k in ("sparse", "lz4")}
+        out.append(row("memory on disk", human(disk.get("sparse")) if "sparse" in disk else NA,
+                       human(disk.get("lz4")) if "lz4" in disk else NA, ""))
+        out.append(row("restore, ms (exec -> guest runs)", summ(ms["sparse"]), summ(ms["lz4"]), ""))
+        out.append("  (sparse: mapped copy-on-write, pages read on first touch; LZ4: decompressed")
+        out.append("   into RAM in parallel 1 MiB chunks before the guest runs)")
+    for k in kinds + ("first1g",):
+        why = note_text(p("warm.%s.why" % k))
+        if why is not None:
+            out.append("  note: %s run: %s" % (k, why))
+    out.append("  QEMU microvm: n/a (no snapshot of a booted guest to restore from its command line)")
+    return out + [""]
+
+
 # ---- stdio streams -------------------------------------------------------------
 
 
@@ -595,6 +659,8 @@ def main(argv=None):
     b.add_argument("--clk-tck", type=positive, default=100)
     r = sp.add_parser("run", help="one-shot run")
     r.add_argument("dir")
+    w = sp.add_parser("warm", help="warm start")
+    w.add_argument("dir")
     st = sp.add_parser("stdio", help="stdio stream throughput")
     st.add_argument("dir")
     st.add_argument("--mib", type=positive, required=True)
@@ -611,6 +677,8 @@ def main(argv=None):
         lines = report_blk(a.dir, a.mib_4k, a.mib_64k, a.clk_tck)
     elif a.cmd == "stdio":
         lines = report_stdio(a.dir, a.mib, a.clk_tck)
+    elif a.cmd == "warm":
+        lines = report_warm(a.dir)
     else:
         lines = report_run(a.dir)
     sys.stdout.write("".join(line + "\n" for line in lines))

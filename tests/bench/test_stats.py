@@ -268,6 +268,40 @@ class Blk(TempDir):
         self.assertEqual(out[-2], "  QEMU microvm: n/a (QEMU microvm cannot boot Linux on kvm_pvm)")
 
 
+class Warm(TempDir):
+    def test_table(self):
+        for kind, wall in (("cold", "40000\n41000\n"), ("first", "41000.0\n"), ("warm", "2000\n2100\n1900\n")):
+            n = len(wall.split())
+            self.write("warm.%s.wall" % kind, wall)
+            self.write("warm.%s.user" % kind, "1\n" * n)
+            self.write("warm.%s.sys" % kind, "9\n" * n)
+        self.write("warm.warm.fail", "x\n")
+        self.write("warm.warm.why", "status 125: ember: boom\n")
+        self.write("warm.saved", "47.3 20.7\n")
+        self.write("warm.restored", "2.5\n3.0\n2.0\n")
+        self.write("warm.size", "256M 268435456 21705523\n")
+        self.write("warm.format", "sparse 21705523 4.0\nsparse 21705523 5.0\nlz4 9437184 30.0\n")
+        out = stats.report_warm(self.dir)
+        self.assertEqual(out[1], stats.row("ms, median", "cold", "first run", "warm"))
+        self.assertEqual(out[2], stats.row("exec -> exit (wall)", "40500.0", "41000.0", "2000.0"))
+        self.assertEqual(out[3], stats.row("host CPU, user + sys", "10.0", "10.0", "10.0"))
+        self.assertEqual(out[4], stats.row("successful runs", "2/2", "1/1", "3/4"))
+        self.assertEqual(out[5], stats.row("warm / cold (wall)", "", "", "0.05"))
+        self.assertEqual(out[6], stats.row("first run - cold (wall)", "", "500.0", ""))
+        self.assertEqual(out[7], stats.row("saving the booted guest", "", "47.3", ""))
+        self.assertEqual(out[8], stats.row("restore alone (-> guest runs)", "", "", "2.5"))
+        self.assertIn(stats.row("", "256M", "256.0 MiB", "20.7 MiB"), out)
+        self.assertIn(stats.row("memory on disk", "20.7 MiB", "9.0 MiB", ""), out)
+        self.assertIn(stats.row("restore, ms (exec -> guest runs)", "4.5", "30.0", ""), out)
+        self.assertIn("  note: warm run: status 125: ember: boom", out)
+        self.assertEqual(out[-1], "")
+
+    def test_nothing_measured(self):
+        out = stats.report_warm(self.dir)
+        self.assertEqual(out[2], stats.row("exec -> exit (wall)", "n/a", "n/a", "n/a"))
+        self.assertEqual(out[-1], "")
+
+
 class Run(TempDir):
     def test_table(self):
         self.write("run.ember.wall", "21000.5\n20000.25\n22000\n")

@@ -3,6 +3,7 @@
 # which gcc builds without sanitizers).  One per name in FUZZ_HARNESSES:
 #   emulate    tests/fuzz/fuzz_emulate.c    the x86 emulator (arch/x86/emulate/)
 #   snapshot   tests/fuzz/fuzz_snapshot.c   a snapshot's state file (vm/snapshot_file.c)
+#   memory_lz4 tests/fuzz/fuzz_memory_lz4.c a compressed memory image (vm/memory_lz4.c)
 # each with its own corpus, tests/fuzz/corpus/<name>.
 #
 #   make fuzz          a long run: FUZZ_SECONDS (default 600) of each harness in turn
@@ -14,23 +15,29 @@
 
 FUZZ_CC        ?= clang
 FUZZ_SECONDS   ?= 600
-FUZZ_HARNESSES ?= emulate snapshot
+FUZZ_HARNESSES ?= emulate snapshot memory_lz4
 FUZZ_FLAGS     := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                   -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Iarch/$(ARCH)/include
 FUZZ_EMU       := $(BUILD)/fuzz/fuzz_emulate
 FUZZ_SNAP      := $(BUILD)/fuzz/fuzz_snapshot
+FUZZ_MEMLZ4    := $(BUILD)/fuzz/fuzz_memory_lz4
 # Longest input per harness (-max_len).
 FUZZ_LEN_emulate  := 512
 FUZZ_LEN_snapshot := 4096
+FUZZ_LEN_memory_lz4 := 16384
 
 .PHONY: fuzz fuzz-smoke
 $(FUZZ_EMU): tests/fuzz/fuzz_emulate.c $(wildcard arch/$(ARCH)/emulate/*.c arch/$(ARCH)/emulate/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_emulate.c $(wildcard arch/$(ARCH)/emulate/*.c)
 
-$(FUZZ_SNAP): tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/snapshot_file.h vm/error.c vm/error.h
+$(FUZZ_SNAP): tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/snapshot_file.h vm/atomic_file.c vm/error.c vm/error.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/error.c -llz4
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/atomic_file.c vm/error.c -llz4
+
+$(FUZZ_MEMLZ4): tests/fuzz/fuzz_memory_lz4.c vm/memory_lz4.c vm/memory_lz4.h vm/memory.c vm/memory.h vm/error.c vm/error.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_memory_lz4.c vm/memory_lz4.c vm/memory.c vm/error.c -llz4 -lpthread
 
 fuzz: $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
 	@rc=0; for spec in $(foreach h,$(FUZZ_HARNESSES),$h:$(FUZZ_LEN_$h)); do \

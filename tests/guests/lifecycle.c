@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 	cfg.console = EMBER_CONSOLE_NONE;
 	cfg.no_sandbox = true; /* the filter would hold this test's own thread too */
 
-	if (vm_create(&vm, &cfg, &err) || vm_boot(&vm, &err) || vm_start(&vm, &err)) {
+	if (vm_create(&vm, &cfg, SESSION_BOOT, &err) || vm_boot(&vm, &err) || vm_start(&vm, &err)) {
 		fprintf(stderr, "lifecycle: %s\n", err.msg);
 		vm_destroy(&vm);
 		return 1;

@@ -117,7 +117,7 @@ static bool restore_once(const struct snapshot_reader *r, bool expect_ok)
 {
 	struct ember_err err = { "" };
 	double t0 = now_ms();
-	bool ok = vm_create(&vm, &cfg, &err) == 0 &&
+	bool ok = vm_create(&vm, &cfg, SESSION_BOOT, &err) == 0 &&
 		  guest_memory_map_file(&vm.machine.mem, mem_path, &err) == 0 &&
 		  vm_restore_state(&vm, r, &err) == 0;
 	if (ok)
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 	cfg.console = EMBER_CONSOLE_NONE;
 	cfg.no_sandbox = true; /* the filter would hold this test's own thread too */
 
-	if (vm_create(&vm, &cfg, &err) || vm_boot(&vm, &err) || run(saver) != 0) {
+	if (vm_create(&vm, &cfg, SESSION_BOOT, &err) || vm_boot(&vm, &err) || run(saver) != 0) {
 		fprintf(stderr, "restore: VM A: %s\n", err.msg);
 		vm_destroy(&vm);
 		return 1;

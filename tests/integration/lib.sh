@@ -20,6 +20,13 @@ check() { # check NAME CONDITION-EXIT-STATUS DETAILS
 # The closing line tests/integration/run.sh adds up; exits with the verdict.
 finish() { echo "$SUITE: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
 
+# flip_byte FILE: inverts every bit of the byte in the middle of FILE (writing a fixed
+# value would change nothing where the file already holds it, as LZ4's runs of 0xff).
+flip_byte() {
+	local at=$(( $(stat -c %s "$1") / 2 )) b
+	b=$(od -An -tu1 -j "$at" -N1 "$1" | tr -d ' ')
+	printf "\\x$(printf %02x $((b ^ 0xff)))" | dd of="$1" bs=1 seek="$at" conv=notrunc status=none
+}
 require_guest() {
 	for f in "$EMBER" "$KERNEL" "$INITRD"; do
 		[ -e "$f" ] || { fail "setup" "$f missing (run 'make ember guest')"; finish; }

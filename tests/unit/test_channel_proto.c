@@ -180,6 +180,8 @@ static void round_trip_every_type_in_any_pieces(void **state)
 	PUT(channel_put_u32(&b, CHANNEL_SIGNAL, 15), CHANNEL_SIGNAL, sig, 4);
 	PUT(channel_put_u32(&b, CHANNEL_EXIT, 255), CHANNEL_EXIT, exit_st, 4);
 	PUT(channel_put_u32(&b, CHANNEL_CLOSE_OUTPUT, 1), CHANNEL_CLOSE_OUTPUT, close_out, 4);
+	static const uint8_t seed[CHANNEL_SEED_MIN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	PUT(channel_put(&b, CHANNEL_SEED, seed, sizeof(seed)), CHANNEL_SEED, seed, sizeof(seed));
 	/* A payload of exactly the maximum is still a message. */
 	PUT(channel_put(&b, CHANNEL_ENV, big, CHANNEL_MAX_PAYLOAD - 1), CHANNEL_ENV, big, big_len);
 #undef PUT
@@ -320,6 +322,10 @@ static void request_is_built_in_order(void **state)
 					 CHANNEL_FLAG_TTY | CHANNEL_FLAG_INTERACTIVE), 0);
 	assert_int_equal(channel_put_time(&b, 0x123456789ULL, 999999999u), 0);
 	assert_int_equal(channel_put_winsize(&b, 50, 132), 0);
+	uint8_t seed[32];
+	for (size_t i = 0; i < sizeof(seed); i++)
+		seed[i] = (uint8_t)(0xa0 + i);
+	assert_int_equal(channel_put(&b, CHANNEL_SEED, seed, sizeof(seed)), 0);
 	assert_int_equal(channel_put_str(&b, CHANNEL_ROOT, "ext4:/dev/vda"), 0);
 	assert_int_equal(channel_put_str(&b, CHANNEL_MOUNT, "share:ro:/mnt/a b"), 0);
 	assert_int_equal(channel_put_str(&b, CHANNEL_MOUNT, "w:rw:/data"), 0);
@@ -348,6 +354,8 @@ static void request_is_built_in_order(void **state)
 	assert_int_equal(req.time_nsec, 999999999u);
 	assert_int_equal(req.rows, 50);
 	assert_int_equal(req.cols, 132);
+	assert_int_equal(req.seed_len, sizeof(seed));
+	assert_memory_equal(req.seed, seed, sizeof(seed));
 	assert_string_equal(req.root, "ext4:/dev/vda");
 	assert_int_equal(req.nmounts, 2);
 	assert_string_equal(req.mounts[0], "share:ro:/mnt/a b");
@@ -478,6 +486,10 @@ static void bad_values_are_refused(void **state)
 	refused(CHANNEL_TIME, tm, 8, false, "TIME of 8 bytes");
 	refused(CHANNEL_WINSIZE, tm, 5, false, "WINSIZE");
 	refused(CHANNEL_START, "x", 1, false, "START with a payload");
+	uint8_t seed[CHANNEL_SEED_MAX + 1] = { 0 };
+	refused(CHANNEL_SEED, seed, CHANNEL_SEED_MIN - 1, false, "SEED of 15 bytes");
+	refused(CHANNEL_SEED, seed, CHANNEL_SEED_MAX + 1, false, "SEED of 257 bytes");
+	refused(CHANNEL_SEED, seed, CHANNEL_SEED_MIN, true, "after START");
 }
 
 static void only_signal_and_winsize_after_start(void **state)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -96,12 +97,69 @@ static void cmdline_words(void **state)
 	assert_string_equal(buf, "console=ttyS0 quiet");
 }
 
+/* A snapshot's saved configuration comes back as it was; damaged text is refused. */
+static void saved_configuration(void **state)
+{
+	struct ember_config a, b;
+	struct ember_err err = { "" };
+	char text[4096], copy[4096];
+
+	(void)state;
+	config_defaults(&a);
+	a.mem_bytes = 512ULL << 20;
+	a.cpus = 2;
+	a.console = EMBER_CONSOLE_SPLIT;
+	a.init_handshake = true;
+	a.nr_disks = 2;
+	a.disks[0] = (struct ember_disk){ .path = "/img/a b.img", .read_only = true, .serial = "S1" };
+	a.disks[1] = (struct ember_disk){ .path = "/img/c.img" };
+	a.nr_shares = 1;
+	a.shares[0] = (struct ember_share){ .host_dir = "/src", .guest_dir = "/mnt/src dir",
+					    .read_only = true, .tag = "share0" };
+	a.rootfs = "/img/a b.img";
+	assert_int_equal(config_save(&a, text, sizeof(text), &err), 0);
+	config_defaults(&b);
+	memcpy(copy, text, sizeof(copy));
+	assert_int_equal(config_load(&b, copy, &err), 0);
+	assert_int_equal(b.mem_bytes, a.mem_bytes);
+	assert_int_equal(b.cpus, 2);
+	assert_int_equal(b.console, EMBER_CONSOLE_SPLIT);
+	assert_true(b.init_handshake);
+	assert_int_equal(b.nr_disks, 2);
+	assert_string_equal(b.disks[0].path, "/img/a b.img");
+	assert_true(b.disks[0].read_only);
+	assert_string_equal(b.disks[0].serial, "S1");
+	assert_null(b.disks[1].serial);
+	assert_false(b.disks[1].read_only);
+	assert_int_equal(b.nr_shares, 1);
+	assert_string_equal(b.shares[0].host_dir, "/src");
+	assert_string_equal(b.shares[0].guest_dir, "/mnt/src dir");
+	assert_string_equal(b.shares[0].tag, "share0");
+	assert_true(b.shares[0].read_only);
+	assert_string_equal(b.rootfs, "/img/a b.img");
+
+	static const char *const damaged[] = {
+		"mem\tlots\n", "cpus\t0\n", "cpus\t33\n", "console\t9\n", "channel\t2\n",
+		"disk\t1\t\n", "share\t0\ttag\trelative\t/src\n", "unknown\t1\n", "mem\t4097\n",
+	};
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		config_defaults(&b);
+		snprintf(copy, sizeof(copy), "%s", damaged[i]);
+		if (config_load(&b, copy, &err) == 0)
+			fail_msg("accepted: %s", damaged[i]);
+		assert_non_null(strstr(err.msg, "snapshot: its configuration"));
+	}
+	a.disks[1].path = "/img/new\nline";
+	assert_true(config_save(&a, text, sizeof(text), &err) < 0);
+	assert_non_null(strstr(err.msg, "newline"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(size_parsing),   cmocka_unit_test(size_rejects_junk),
 		cmocka_unit_test(uint_parsing),   cmocka_unit_test(validation),
-		cmocka_unit_test(cmdline_words),
+		cmocka_unit_test(cmdline_words),  cmocka_unit_test(saved_configuration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
