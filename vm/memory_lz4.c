@@ -3,17 +3,19 @@
  * Guest RAM to and from the LZ4 memory image (format in vm/memory_lz4.h).
  *
  * Writing goes chunk by chunk in one thread: it is done once per
- * snapshot, with the VM paused, and is not what a restore waits for
- * (its cost is mostly LZ4F's XXH32 of every chunk's whole content, zero
- * pages included, on both sides).  Loading is what a restore waits for, so chunks are
- * handed out to a few threads from one atomic counter; each preads its
- * chunk's frame into its own buffer, decodes and verifies it into a
- * second one (its own LZ4F_dctx checks the size and the XXH32 content
- * checksum), and only then copies the non-zero pages into the chunk's
- * place in RAM, which no other thread touches.  Everything a thread
- * relies on (offsets, lengths, kinds) is checked before the first thread
- * starts, so a bad table never writes a byte of RAM, and a damaged chunk
- * never writes its own.
+ * snapshot, with the VM paused, and is not what a restore waits for.
+ * Loading is what a restore waits for, so chunks are handed out to a few
+ * threads from one atomic counter; each preads its chunk's frame into its
+ * own buffer, decodes and verifies it into a second one (its own
+ * LZ4F_dctx checks the XXH32 of the stored block before decoding it, and
+ * the decoded size), and only then copies the non-zero pages into the
+ * chunk's place in RAM, which no other thread touches.  The checksum is
+ * of the stored (compressed) bytes, not of the decoded megabyte: it is
+ * there for damage to the file, and costs a pass over what was read
+ * rather than over all of RAM, zero pages included, on both sides.
+ * Everything a thread relies on (offsets, lengths, kinds) is checked
+ * before the first thread starts, so a bad table never writes a byte of
+ * RAM, and a damaged chunk never writes its own.
  */
 #include "vm/memory_lz4.h"
 
@@ -29,7 +31,7 @@
 
 #define MAGIC "EMBERMLZ"
 #define MAGIC_LEN 8
-#define FORMAT_VERSION 2
+#define FORMAT_VERSION 3
 #define HEADER_LEN 32
 #define ENTRY_LEN 16
 #define CHUNK (1U << 20)
@@ -73,7 +75,7 @@ static uint64_t get_le64(const uint8_t *p)
  * The frame of a len-byte chunk: one block (up to 1 MiB, so a whole chunk
  * compresses as well as one LZ4 block does; LZ4F itself stores a block
  * that LZ4 does not shrink uncompressed), the content size in the header,
- * the XXH32 of the content at the end.
+ * the XXH32 of the stored block after it.
  */
 static LZ4F_preferences_t frame_prefs(uint32_t len)
 {
@@ -81,7 +83,8 @@ static LZ4F_preferences_t frame_prefs(uint32_t len)
 		.frameInfo = {
 			.blockSizeID = LZ4F_max1MB,
 			.blockMode = LZ4F_blockIndependent,
-			.contentChecksumFlag = LZ4F_contentChecksumEnabled,
+			.contentChecksumFlag = LZ4F_noContentChecksum,
+			.blockChecksumFlag = LZ4F_blockChecksumEnabled,
 			.frameType = LZ4F_frame,
 			.contentSize = len,
 		},
@@ -317,6 +320,11 @@ static int check_header(const struct guest_memory *mem, int fd, uint64_t file_si
 				  "memory image: format version 1, which has no checksums, is no longer "
 				  "read (this ember reads version %d): take the snapshot again",
 				  FORMAT_VERSION);
+	if (version == 2)
+		return ember_fail(err, EINVAL,
+				  "memory image: format version 2, which has a different checksum layout, "
+				  "is no longer read (this ember reads version %d): take the snapshot again",
+				  FORMAT_VERSION);
 	if (version != FORMAT_VERSION)
 		return ember_fail(err, EINVAL, "memory image: format version %u, this ember reads version %d",
 				  version, FORMAT_VERSION);
@@ -447,10 +455,11 @@ struct worker {
 
 /*
  * Chunk i's frame, read into `packed`, decoded into `plain` and verified
- * there: its header records the chunk's size and a content checksum, it
- * decodes to exactly that many bytes, LZ4F finds the frame complete
- * (which is when it compares the XXH32 of what it decoded with the one
- * stored) and the frame ends exactly at the chunk's stored length.  Only
+ * there: its header records the chunk's size and block checksums, each
+ * block's XXH32 matches its stored bytes (LZ4F compares it before it
+ * decodes a compressed block, and after it copies a stored one), it
+ * decodes to exactly the chunk's size, LZ4F finds the frame complete
+ * (its end mark) and the frame ends exactly at the chunk's stored length.  Only
  * then are the chunk's non-zero pages copied into RAM: the RAM is fresh
  * and zero, and a page left alone costs neither a fault nor host memory,
  * so a restored guest takes what the saved one took, not its whole RAM.
@@ -482,8 +491,8 @@ static int load_chunk(struct load *l, uint32_t i, LZ4F_dctx *dctx, uint8_t *pack
 	if (info.contentSize != len)
 		return ember_fail(err, EINVAL, "memory image: chunk %u: an LZ4 frame of %llu bytes for a "
 				  "%u-byte chunk", i, info.contentSize, len);
-	if (info.contentChecksumFlag != LZ4F_contentChecksumEnabled)
-		return ember_fail(err, EINVAL, "memory image: chunk %u: an LZ4 frame without a content checksum",
+	if (info.blockChecksumFlag != LZ4F_blockChecksumEnabled)
+		return ember_fail(err, EINVAL, "memory image: chunk %u: an LZ4 frame without block checksums",
 				  i);
 	if (info.dictID)
 		return ember_fail(err, EINVAL, "memory image: chunk %u: an LZ4 frame that needs dictionary %#x",
@@ -494,10 +503,12 @@ static int load_chunk(struct load *l, uint32_t i, LZ4F_dctx *dctx, uint8_t *pack
 	size_t in = e->len - head, out = len;
 	r = LZ4F_decompress(dctx, plain, &out, packed + head, &in, &opts);
 	if (LZ4F_isError(r)) {
-		if (!strcmp(LZ4F_getErrorName(r), "ERROR_contentChecksum_invalid"))
+		/* A content checksum is not made, but LZ4F checks one that is there too. */
+		const char *name = LZ4F_getErrorName(r);
+		if (!strcmp(name, "ERROR_blockChecksum_invalid") ||
+		    !strcmp(name, "ERROR_contentChecksum_invalid"))
 			return ember_fail(err, EINVAL,
-					  "memory image: chunk %u: content checksum mismatch: the data is damaged",
-					  i);
+					  "memory image: chunk %u: checksum mismatch: the data is damaged", i);
 		return ember_fail(err, EINVAL, "memory image: chunk %u: corrupt LZ4 data (LZ4F %s)", i,
 				  LZ4F_getErrorName(r));
 	}

@@ -6,12 +6,14 @@
  * is small to copy, and is restored by decompressing its chunks in
  * parallel into fresh RAM.
  *
- * Format, version 2, every integer little-endian:
+ * Format, version 3, every integer little-endian:
  *
  *   header, 32 bytes:
  *     0  "EMBERMLZ"      magic
- *     8  u32 version     2 (version 1, whose chunks had no checksum, is refused)
- *    12  u32 chunk size  1048576 (the only one version 2 reads)
+ *     8  u32 version     3 (version 1, whose chunks had no checksum, and
+ *                        version 2, whose frames had a content checksum
+ *                        instead of block checksums, are refused)
+ *    12  u32 chunk size  1048576 (the only one version 3 reads)
  *    16  u64 RAM size    bytes, a multiple of 4 KiB
  *    24  u32 chunks      ceil(RAM size / chunk size)
  *    28  u32 reserved    0
@@ -22,10 +24,13 @@
  *                        1 frame: one LZ4 frame (lz4frame.h, the format of
  *                          the lz4 tool), exactly `stored length` bytes long,
  *                          whose header records the content size (= the
- *                          chunk's size) and which ends with the XXH32
- *                          checksum of its content.  The writer makes one
- *                          block of at most 1 MiB, which LZ4F stores
- *                          uncompressed when LZ4 does not shrink it.
+ *                          chunk's size) and sets the block checksum flag:
+ *                          each block's stored bytes are followed by their
+ *                          XXH32.  The writer makes one block of at most
+ *                          1 MiB, which LZ4F stores uncompressed when LZ4
+ *                          does not shrink it, and no content checksum:
+ *                          frame header (15 bytes), block size (4), block,
+ *                          block checksum (4), end mark (4).
  *   data: the stored chunks back to back, in table order, from right after
  *         the table to the end of the file.
  *
@@ -41,10 +46,15 @@
  *     fields each have one acceptable value.  (Every single-byte change
  *     of the header and table is refused: tests/unit/test_memory_lz4.c.)
  *   - the data is checksummed: each frame must record the chunk's size
- *     and carry a content checksum, must end exactly at the chunk's stored
- *     length, and must decode to exactly the chunk's size with a matching
- *     checksum.  A chunk is decoded and verified in a buffer before any of
- *     it is copied into RAM.
+ *     and carry block checksums, must end exactly at the chunk's stored
+ *     length, and must decode to exactly the chunk's size, every block's
+ *     checksum matching.  The checksum covers the bytes as stored, which
+ *     is what can be damaged on the way: LZ4 decoding is deterministic,
+ *     so intact stored bytes decode to the RAM that was written (the
+ *     decoder is trusted; a content checksum, over every decoded 1 MiB
+ *     with its zero pages, made writing and loading several times
+ *     slower).  A chunk is decoded and verified in a buffer before any
+ *     of it is copied into RAM.
  * There is deliberately no separate checksum of the header and table: a
  * damaged table cannot get past the layout rules without also moving
  * chunk boundaries, which the frames' own headers, lengths and end marks

@@ -11,16 +11,18 @@
  * tripled the time of make fuzz-smoke, and the unit test covers the writer.
  *
  * The seed, tests/fuzz/corpus/memory_lz4/image-3chunks, was written by
- * guest_memory_write_lz4 (format version 2) from such a RAM: chunk 0 a
+ * guest_memory_write_lz4 (format version 3) from such a RAM: chunk 0 a
  * frame of text and zeros (a compressed block), chunk 1 zero, chunk 2 a
  * frame of 8 KiB of random bytes (stored uncompressed in its frame).
  *
- * Each frame ends with the XXH32 of its content, so a mutated block is
- * almost always refused by the checksum: the fuzzer still drives LZ4F's
- * header parsing and block decoding (which run before the checksum is
- * compared) and every structural check of ours, and reaches the page
- * copying with the table and framing mutated around intact frames.
- * liblz4 itself is not instrumented, so it is exercised, not explored.
+ * Each block is followed by the XXH32 of its stored bytes, which LZ4F
+ * compares before it decodes a compressed block, so a mutated block (or
+ * checksum) is almost always refused without being decoded: the fuzzer
+ * drives LZ4F's header and block-size parsing and every structural check
+ * of ours, and reaches the page copying with the table and framing
+ * mutated around intact frames; LZ4's block decoder sees only blocks the
+ * writer made (it is trusted, and fuzzed upstream).  liblz4 itself is
+ * not instrumented, so it is exercised, not explored.
  */
 #include <stdint.h>
 #include <stdio.h>

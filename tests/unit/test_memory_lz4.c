@@ -5,12 +5,13 @@
  * last chunk) comes back byte for byte with 1, 4 or "all CPUs" threads;
  * neither the writer nor the loader faults in a page that holds no data;
  * every single-byte change of the header or table, a cut or extended
- * file, another version (version 1 with its own message), another RAM
- * size and bad frames are each refused with their message, before any
- * RAM is written where the table is at fault.  Data: a changed byte in a
- * chunk (every byte of each frame's header and trailer, and a sample of
- * the rest) is refused naming that chunk, whose RAM stays unwritten; in
- * a block's bytes it is the content checksum that catches it.
+ * file, another version (versions 1 and 2 with their own message),
+ * another RAM size and bad frames (one without block checksums among
+ * them) are each refused with their message, before any RAM is written
+ * where the table is at fault.  Data: a changed byte in a chunk (every
+ * byte of each frame's header and trailer, and a sample of the rest) is
+ * refused naming that chunk, whose RAM stays unwritten; in a block's
+ * bytes, or its checksum, it is the block checksum that catches it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,8 +197,13 @@ static int load_into_fresh(int fd, uint64_t size, struct ember_err *err, bool *r
 
 /* ---- round trips ------------------------------------------------------------------ */
 
-/* A one-block frame's framing: header (with content size) 15, block size 4, end 4, checksum 4. */
+/*
+ * A one-block frame's framing: header (with content size) 15, block size 4,
+ * then the block, its checksum 4, the end mark 4.
+ */
 #define FRAMING 27
+#define BLOCK_AT 19 /* the block's first byte in its frame */
+#define TRAILER 8   /* block checksum and end mark, the frame's last bytes */
 
 static void round_trip(bool random_tail, unsigned threads)
 {
@@ -439,7 +445,7 @@ static unsigned chunk_at(const struct layout *t, uint64_t off)
 static void every_frame_byte_sample_is_checked(void **state)
 {
 	struct ember_err err;
-	char want[64];
+	char want[96];
 	unsigned tried = 0;
 
 	(void)state;
@@ -452,11 +458,11 @@ static void every_frame_byte_sample_is_checked(void **state)
 		uint64_t in = off - t.at[chunk];
 		/*
 		 * All of the framing (the frame header, 15 bytes, and the block's
-		 * size; the end mark and the checksum, the last 8), each byte with
-		 * all its bits changed and with the lowest only; and one byte in
-		 * 4093 of the blocks, one way or the other.
+		 * size; the block's checksum and the end mark, the last 8), each
+		 * byte with all its bits changed and with the lowest only; and one
+		 * byte in 4093 of the blocks, one way or the other.
 		 */
-		bool framing = in < 19 || t.len[chunk] - in <= 8;
+		bool framing = in < BLOCK_AT || t.len[chunk] - in <= TRAILER;
 		if (!framing && off % 4093)
 			continue;
 		uint8_t was;
@@ -470,8 +476,15 @@ static void every_frame_byte_sample_is_checked(void **state)
 			/* The damaged chunk writes nothing of itself. */
 			uint64_t lo = (uint64_t)chunk * MiB, hi = lo + MiB < RAM ? lo + MiB : RAM;
 			int rc = load_into_fresh_span(fd, RAM, &err, lo, hi, &untouched);
-			snprintf(want, sizeof(want), "memory image: chunk %u: ", chunk);
-			if (rc != -EINVAL || !untouched || strncmp(err.msg, want, strlen(want)))
+			/*
+			 * In the block or its checksum, it is the block checksum
+			 * that speaks (before LZ4 decodes a compressed block).
+			 */
+			bool summed = in >= BLOCK_AT && t.len[chunk] - in > 4;
+			snprintf(want, sizeof(want), "memory image: chunk %u: %s", chunk,
+				 summed ? "checksum mismatch: the data is damaged" : "");
+			if (rc != -EINVAL || !untouched || strncmp(err.msg, want, strlen(want)) ||
+			    (summed && strlen(err.msg) != strlen(want)))
 				fail_msg("byte %llu (chunk %u) ^ %#x: rc %d, chunk %s, \"%s\"",
 					 (unsigned long long)off, chunk, flip, rc,
 					 untouched ? "untouched" : "written", err.msg);
@@ -484,46 +497,62 @@ static void every_frame_byte_sample_is_checked(void **state)
 	assert_true(tried > 350);
 }
 
+/* Flips `mask` in the byte at off, loads, checks the message and that chunk's RAM, flips back. */
+static void refused_as_damaged(int fd, uint64_t off, uint8_t mask, unsigned chunk)
+{
+	struct ember_err err;
+	char want[96];
+	bool untouched;
+	uint8_t b;
+	uint64_t lo = (uint64_t)chunk * MiB, hi = lo + MiB < RAM ? lo + MiB : RAM;
+
+	assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+	b ^= mask;
+	poke(fd, off, &b, 1);
+	assert_int_equal(load_into_fresh_span(fd, RAM, &err, lo, hi, &untouched), -EINVAL);
+	snprintf(want, sizeof(want), "memory image: chunk %u: checksum mismatch: the data is damaged",
+		 chunk);
+	assert_string_equal(err.msg, want);
+	assert_true(untouched);
+	b ^= mask;
+	poke(fd, off, &b, 1);
+}
+
 static void damaged_data_fails_the_checksum(void **state)
 {
 	struct ember_err err;
-	bool untouched;
 	int fd = image_of_test_ram(false);
 	uint64_t at2 = peek32(fd, HDR + 2 * ENT), at0 = peek32(fd, HDR);
+	uint32_t len0 = peek32(fd, HDR + 8);
 	uint8_t b;
 
 	(void)state;
 	/* The middle of chunk 2's random bytes, stored as they are: only the checksum can tell. */
-	assert_int_equal(pread(fd, &b, 1, (off_t)(at2 + 19 + 500000)), 1);
-	b ^= 0x10;
-	poke(fd, at2 + 19 + 500000, &b, 1);
-	assert_int_equal(load_into_fresh_span(fd, RAM, &err, 2 * MiB, 3 * MiB, &untouched), -EINVAL);
-	assert_string_equal(err.msg,
-			    "memory image: chunk 2: content checksum mismatch: the data is damaged");
-	assert_true(untouched);
-	b ^= 0x10;
-	poke(fd, at2 + 19 + 500000, &b, 1);
+	refused_as_damaged(fd, at2 + BLOCK_AT + 500000, 0x10, 2);
+	/* Its last byte, just before the checksum. */
+	refused_as_damaged(fd, at2 + BLOCK_AT + MiB - 1, 0x80, 2);
 
-	/* Chunk 0's last literal (its compressed block ends with literals: "guest memory\n"). */
-	uint32_t len0 = peek32(fd, HDR + 8);
-	uint64_t lit = at0 + len0 - 8 - 3;
+	/*
+	 * Chunk 0's last literal (its compressed block ends with literals:
+	 * "guest memory\n"): refused before it is decoded.  And its first
+	 * byte, a token.
+	 */
+	uint64_t lit = at0 + len0 - TRAILER - 3;
 	assert_int_equal(pread(fd, &b, 1, (off_t)lit), 1);
 	assert_true(b >= ' ' && b <= 'z');
-	b ^= 0x01;
-	poke(fd, lit, &b, 1);
-	assert_int_equal(load_into_fresh_span(fd, RAM, &err, 0, MiB, &untouched), -EINVAL);
-	assert_string_equal(err.msg,
-			    "memory image: chunk 0: content checksum mismatch: the data is damaged");
-	assert_true(untouched);
-	b ^= 0x01;
-	poke(fd, lit, &b, 1);
+	refused_as_damaged(fd, lit, 0x01, 0);
+	refused_as_damaged(fd, at0 + BLOCK_AT, 0x01, 0);
 
-	/* The checksum itself (the frame's last 4 bytes). */
-	uint32_t sum = peek32(fd, at2 + MiB + FRAMING - 4);
-	poke32(fd, at2 + MiB + FRAMING - 4, sum + 1);
-	assert_int_equal(load_into_fresh(fd, RAM, &err, NULL), -EINVAL);
-	assert_contains(err.msg, "chunk 2: content checksum mismatch");
-	poke32(fd, at2 + MiB + FRAMING - 4, sum);
+	/* The block checksums themselves (before the end mark, the frame's last 4 bytes). */
+	assert_int_equal(peek32(fd, at2 + MiB + FRAMING - 4), 0);
+	assert_int_equal(peek32(fd, at0 + len0 - 4), 0);
+	refused_as_damaged(fd, at2 + MiB + FRAMING - TRAILER, 0x01, 2);
+	refused_as_damaged(fd, at2 + MiB + FRAMING - TRAILER + 3, 0x80, 2);
+	refused_as_damaged(fd, at0 + len0 - TRAILER, 0xff, 0);
+
+	/* Chunk 4, the short last one. */
+	uint64_t at4 = peek32(fd, HDR + 4 * ENT);
+	refused_as_damaged(fd, at4 + BLOCK_AT + 1, 0x04, 4);
 	assert_int_equal(load_into_fresh(fd, RAM, &err, NULL), 0);
 	close(fd);
 }
@@ -534,17 +563,23 @@ static void other_version_is_refused(void **state)
 	int fd = image_of_test_ram(false);
 
 	(void)state;
+	assert_int_equal(peek32(fd, 8), 3);
 	poke32(fd, 8, 1);
 	assert_int_equal(load_into_fresh(fd, RAM, &err, NULL), -EINVAL);
 	assert_string_equal(err.msg, "memory image: format version 1, which has no checksums, is no "
-				     "longer read (this ember reads version 2): take the snapshot again");
-	poke32(fd, 8, 3);
-	assert_int_equal(load_into_fresh(fd, RAM, &err, NULL), -EINVAL);
-	assert_contains(err.msg, "memory image: format version 3, this ember reads version 2");
+				     "longer read (this ember reads version 3): take the snapshot again");
 	poke32(fd, 8, 2);
+	assert_int_equal(load_into_fresh(fd, RAM, &err, NULL), -EINVAL);
+	assert_string_equal(err.msg, "memory image: format version 2, which has a different checksum "
+				     "layout, is no longer read (this ember reads version 3): take the "
+				     "snapshot again");
+	poke32(fd, 8, 4);
+	assert_int_equal(load_into_fresh(fd, RAM, &err, NULL), -EINVAL);
+	assert_contains(err.msg, "memory image: format version 4, this ember reads version 3");
+	poke32(fd, 8, 3);
 	poke32(fd, 12, 4 * MiB);
 	assert_int_equal(load_into_fresh(fd, RAM, &err, NULL), -EINVAL);
-	assert_contains(err.msg, "chunk size 4194304, version 2 has 1048576");
+	assert_contains(err.msg, "chunk size 4194304, version 3 has 1048576");
 	close(fd);
 }
 
@@ -567,7 +602,7 @@ static int image_with_chunk(const void *chunk, uint32_t len)
 	uint8_t h[HDR + ENT] = "EMBERMLZ";
 	int fd = new_file();
 	poke(fd, 0, h, sizeof(h));
-	poke32(fd, 8, 2);
+	poke32(fd, 8, 3);
 	poke32(fd, 12, MiB);
 	poke32(fd, 16, MiB);
 	poke32(fd, 24, 1);
@@ -578,16 +613,21 @@ static int image_with_chunk(const void *chunk, uint32_t len)
 	return fd;
 }
 
-/* frame[] := an LZ4 frame of plain[0, len): with its size and a checksum, unless told not to. */
-static uint32_t make_frame(uint8_t *frame, size_t cap, const uint8_t *plain, size_t len, bool size,
-			   bool checksum)
+/* What a hand-made frame carries. */
+enum { SIZE = 1, BLOCK_SUM = 2, CONTENT_SUM = 4, AS_WRITTEN = SIZE | BLOCK_SUM };
+
+/* frame[] := an LZ4 frame of plain[0, len) with what `has` says. */
+static uint32_t make_frame(uint8_t *frame, size_t cap, const uint8_t *plain, size_t len, unsigned has)
 {
 	LZ4F_preferences_t prefs = {
 		.frameInfo = {
 			.blockSizeID = LZ4F_max1MB,
 			.blockMode = LZ4F_blockIndependent,
-			.contentChecksumFlag = checksum ? LZ4F_contentChecksumEnabled : LZ4F_noContentChecksum,
-			.contentSize = size ? len : 0,
+			.contentChecksumFlag = has & CONTENT_SUM ? LZ4F_contentChecksumEnabled
+								 : LZ4F_noContentChecksum,
+			.blockChecksumFlag = has & BLOCK_SUM ? LZ4F_blockChecksumEnabled
+							     : LZ4F_noBlockChecksum,
+			.contentSize = has & SIZE ? len : 0,
 		},
 	};
 	size_t n = LZ4F_compressFrame(frame, cap, plain, len, &prefs);
@@ -614,25 +654,44 @@ static void bad_frames_are_refused(void **state)
 	(void)state;
 	fill_text(plain, sizeof(plain), 7);
 	/* A good frame, of the right size: the hand-made layout is right. */
-	n = make_frame(frame, sizeof(frame), plain, MiB, true, true);
+	n = make_frame(frame, sizeof(frame), plain, MiB, AS_WRITTEN);
 	assert_int_equal(load_frame(frame, n, &err, &untouched), 0);
 	assert_false(untouched);
 
-	/* A good frame of the wrong size; one that does not record it; one without checksum. */
-	n = make_frame(frame, sizeof(frame), plain, PAGE, true, true);
+	/* A good frame of the wrong size; one that does not record it. */
+	n = make_frame(frame, sizeof(frame), plain, PAGE, AS_WRITTEN);
 	assert_int_equal(load_frame(frame, n, &err, &untouched), -EINVAL);
 	assert_string_equal(err.msg,
 			    "memory image: chunk 0: an LZ4 frame of 4096 bytes for a 1048576-byte chunk");
-	n = make_frame(frame, sizeof(frame), plain, MiB, false, true);
+	n = make_frame(frame, sizeof(frame), plain, MiB, BLOCK_SUM);
 	assert_int_equal(load_frame(frame, n, &err, &untouched), -EINVAL);
 	assert_string_equal(err.msg, "memory image: chunk 0: an LZ4 frame that does not record its size");
-	n = make_frame(frame, sizeof(frame), plain, MiB, true, false);
+
+	/* Without block checksums: no checksum at all, or only version 2's content checksum. */
+	n = make_frame(frame, sizeof(frame), plain, MiB, SIZE);
 	assert_int_equal(load_frame(frame, n, &err, &untouched), -EINVAL);
-	assert_string_equal(err.msg, "memory image: chunk 0: an LZ4 frame without a content checksum");
+	assert_string_equal(err.msg, "memory image: chunk 0: an LZ4 frame without block checksums");
+	assert_true(untouched);
+	n = make_frame(frame, sizeof(frame), plain, MiB, SIZE | CONTENT_SUM);
+	assert_int_equal(load_frame(frame, n, &err, &untouched), -EINVAL);
+	assert_string_equal(err.msg, "memory image: chunk 0: an LZ4 frame without block checksums");
+	assert_true(untouched);
+
+	/*
+	 * With a content checksum besides (the writer makes none): read, and
+	 * the content checksum checked too; a wrong one (its last 4 bytes)
+	 * is damage like any other.
+	 */
+	n = make_frame(frame, sizeof(frame), plain, MiB, AS_WRITTEN | CONTENT_SUM);
+	assert_int_equal(load_frame(frame, n, &err, &untouched), 0);
+	assert_false(untouched);
+	frame[n - 1] ^= 0x01;
+	assert_int_equal(load_frame(frame, n, &err, &untouched), -EINVAL);
+	assert_string_equal(err.msg, "memory image: chunk 0: checksum mismatch: the data is damaged");
 	assert_true(untouched);
 
 	/* Stored length and frame apart: bytes after the frame, or the frame cut short. */
-	n = make_frame(frame, sizeof(frame), plain, MiB, true, true);
+	n = make_frame(frame, sizeof(frame), plain, MiB, AS_WRITTEN);
 	memset(frame + n, 0, 5);
 	assert_int_equal(load_frame(frame, n + 5, &err, &untouched), -EINVAL);
 	assert_contains(err.msg,
@@ -654,7 +713,7 @@ static void bad_frames_are_refused(void **state)
 	 * A frame of 2 MiB whose header says 1 MiB (its header checksum, one
 	 * byte of XXH32, found by trying them all).
 	 */
-	n = make_frame(frame, sizeof(frame), plain, 2 * MiB, true, true);
+	n = make_frame(frame, sizeof(frame), plain, 2 * MiB, AS_WRITTEN);
 	uint64_t one = MiB;
 	memcpy(frame + 6, &one, 8);
 	LZ4F_dctx *dctx;
