@@ -187,6 +187,7 @@ static void raise_fd_limit(void)
 int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct ember_err *err)
 {
 	size_t tag_len = share->tag ? strlen(share->tag) : 0;
+	const char *flag = share->flag ? share->flag : "--share";
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -194,10 +195,15 @@ int virtio_9p_init(struct virtio_9p *v, const struct p9_share *share, struct emb
 	v->srv.root_fd = -1;
 	v->host_dir = share->host_dir;
 	if (tag_len == 0 || tag_len > VIRTIO_9P_TAG_MAX)
-		return ember_fail(err, EINVAL, "--share %s: mount tag must be 1 to %d bytes",
+		return ember_fail(err, EINVAL, "%s %s: mount tag must be 1 to %d bytes", flag,
 				  share->host_dir, VIRTIO_9P_TAG_MAX);
-	if ((rc = p9_server_init(&v->srv, share->host_dir, share->read_only)))
-		return ember_fail(err, -rc, "--share %s: %s", share->host_dir, strerror(-rc));
+	rc = p9_server_init(&v->srv, share->host_dir, share->read_only, share->own);
+	if (rc == -EOPNOTSUPP && share->own == P9_OWN_MAPPED)
+		return ember_fail(err, EOPNOTSUPP,
+				  "%s %s: own=mapped keeps the guest's owners and modes in user extended attributes, which this file system does not support (add ,own=host, or use a directory on ext4, xfs, btrfs, or tmpfs of Linux 6.6 or later)",
+				  flag, share->host_dir);
+	if (rc)
+		return ember_fail(err, -rc, "%s %s: %s", flag, share->host_dir, strerror(-rc));
 
 	v->req = malloc(P9_MAX_MSIZE);
 	v->rep = malloc(P9_MAX_MSIZE);

@@ -31,6 +31,8 @@ struct p9_share {
 	const char *host_dir;
 	const char *tag;             /* mount tag the guest names ("share0") */
 	bool read_only;
+	enum p9_own own;             /* whose files the guest sees (p9_server.h) */
+	const char *flag;            /* for messages: "--share" (NULL) or "--rootfs" */
 };
 
 struct virtio_9p {

@@ -26,6 +26,11 @@ int virtio_devices_add(struct virtio_devices *list, struct virtio_device *dev, s
 	return rc ? rc : virtio_mmio_plug(t, list->machine, slot.base, slot.gsi, err);
 }
 
+static enum p9_own p9_own_of(enum ember_own own)
+{
+	return own == EMBER_OWN_MAPPED ? P9_OWN_MAPPED : P9_OWN_HOST;
+}
+
 /*
  * Runs a constructor that fills `dev`, then adds dev; the || orders the
  * two (the list owns dev even when adding fails).
@@ -49,13 +54,15 @@ int virtio_devices_create(struct virtio_devices *list, struct machine *m,
 		if (CREATE_AND_ADD(virtio_blk_new(&cfg->disks[i], &dev, err)))
 			return rc;
 	if (cfg->rootfs && cfg->rootfs_is_dir) {
-		struct p9_share root = { .host_dir = cfg->rootfs, .tag = "rootfs" };
+		struct p9_share root = { .host_dir = cfg->rootfs, .tag = "rootfs",
+					 .own = p9_own_of(cfg->rootfs_own), .flag = "--rootfs" };
 		if (CREATE_AND_ADD(virtio_9p_new(&root, &dev, err)))
 			return rc;
 	}
 	for (unsigned i = 0; i < cfg->nr_shares; i++) {
 		const struct ember_share *sh = &cfg->shares[i];
-		struct p9_share share = { sh->host_dir, sh->tag, sh->read_only };
+		struct p9_share share = { .host_dir = sh->host_dir, .tag = sh->tag,
+					  .read_only = sh->read_only, .own = p9_own_of(sh->own) };
 		if (CREATE_AND_ADD(virtio_9p_new(&share, &dev, err)))
 			return rc;
 	}

@@ -76,14 +76,14 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-void p9_fid_empty(struct p9_fid *f)
+void p9_fid_empty(struct p9_server *s, struct p9_fid *f)
 {
 	close_fd(&f->fd);
 	close_fd(&f->dirfd);
 	close_fd(&f->iofd);
 	free(f->name);
 	f->name = NULL;
-	f->xattr = false;
+	p9_xattr_free(s, f);
 }
 
 void p9_fid_clunk(struct p9_server *s, struct p9_fid *f)
@@ -94,7 +94,7 @@ void p9_fid_clunk(struct p9_server *s, struct p9_fid *f)
 			break;
 		}
 	}
-	p9_fid_empty(f);
+	p9_fid_empty(s, f);
 	free(f);
 	s->nr_fids--;
 }
@@ -125,7 +125,8 @@ void p9_node_release(struct p9_node *n)
 void p9_node_of_fid(const struct p9_fid *f, struct p9_node *n)
 {
 	*n = (struct p9_node){ .fd = f->fd, .dirfd = f->dirfd, .name = f->name, .mode = f->mode,
-			       .dev = f->dev, .ino = f->ino, .pdev = f->pdev, .pino = f->pino };
+			       .gtype = f->gtype, .dev = f->dev, .ino = f->ino, .pdev = f->pdev,
+			       .pino = f->pino };
 }
 
 int p9_node_dup(const struct p9_node *from, struct p9_node *to)
@@ -156,6 +157,7 @@ void p9_node_move(struct p9_node *n, struct p9_fid *f)
 	f->dirfd = n->dirfd;
 	f->name = n->name;
 	f->mode = n->mode;
+	f->gtype = n->gtype;
 	f->dev = n->dev;
 	f->ino = n->ino;
 	f->pdev = n->pdev;
@@ -174,7 +176,7 @@ int p9_node_root(struct p9_server *s, struct p9_node *n)
 	n->fd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 0);
 	if (n->fd < 0)
 		return -errno;
-	n->mode = S_IFDIR;
+	n->mode = n->gtype = S_IFDIR;
 	n->dev = s->root_dev;
 	n->ino = s->root_ino;
 	return 0;
@@ -295,6 +297,7 @@ static int walk_parent(struct p9_server *s, const struct p9_node *from, struct p
 	}
 	to->fd = fd;
 	to->mode = st.st_mode;
+	to->gtype = S_IFDIR;
 	to->dev = st.st_dev;
 	to->ino = st.st_ino;
 	return 0;
@@ -327,36 +330,54 @@ int p9_walk_one(struct p9_server *s, const struct p9_node *from, const char *nam
 		return rc;
 	}
 	to->mode = st.st_mode;
+	to->gtype = st.st_mode & S_IFMT;
 	to->dev = st.st_dev;
 	to->ino = st.st_ino;
 	to->pdev = from->dev;
 	to->pino = from->ino;
+	if (s->own == P9_OWN_MAPPED && S_ISREG(st.st_mode)) {
+		/* A host regular file may stand for a symlink, a device, a fifo or a socket. */
+		p9_own_view(s, to, -1, &st);
+		to->gtype = st.st_mode & S_IFMT;
+	}
 	return 0;
 }
 
-int p9_reopen(struct p9_fid *f, int flags)
+int p9_open_node(const struct p9_node *n, int flags)
 {
 	struct stat st;
 	int fd;
 
-	if (f->xattr)
-		return -EINVAL;
 	flags |= O_NONBLOCK;
-	if (S_ISDIR(f->mode))
-		return p9_openat(f->fd, ".", flags | O_DIRECTORY, 0);
-	if (!S_ISREG(f->mode) && !S_ISLNK(f->mode))
+	if (S_ISDIR(n->mode))
+		return p9_openat(n->fd, ".", flags | O_DIRECTORY, 0);
+	if (!S_ISREG(n->mode))
 		return -EPERM; /* never open host devices, fifos or sockets */
-	if (!f->name)
+	if (!n->name)
 		return -ESTALE;
-	/* A symlink ends here with ELOOP: the name is opened, never followed. */
-	fd = p9_openat(f->dirfd, f->name, flags, 0);
+	fd = p9_openat(n->dirfd, n->name, flags, 0);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino) {
+	if (fstat(fd, &st) < 0 || st.st_dev != n->dev || st.st_ino != n->ino) {
 		close(fd);
 		return -ESTALE; /* the name now holds something else */
 	}
 	return fd;
+}
+
+int p9_reopen(struct p9_fid *f, int flags)
+{
+	struct p9_node n;
+
+	if (f->xattr)
+		return -EINVAL;
+	/* A symlink, a host one or a mapped one (a file holding the target), is never opened. */
+	if (S_ISLNK(f->gtype))
+		return -ELOOP;
+	if (!S_ISREG(f->gtype) && !S_ISDIR(f->gtype))
+		return -EPERM; /* devices, fifos and sockets, the host's or mapped ones */
+	p9_node_of_fid(f, &n);
+	return p9_open_node(&n, flags);
 }
 
 int p9_check_name(const struct p9_fid *f)

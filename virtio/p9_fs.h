@@ -21,17 +21,25 @@
  * Tremove, Trename and Tlink need its name in its directory (an O_PATH
  * descriptor cannot be upgraded without /proc).  The root and the result
  * of walking ".." have no name (dirfd -1, name NULL).
+ *
+ * `mode` is the host's file type; `gtype` the one the guest sees.  They
+ * differ only in a mapped share (p9_own.c), where a host regular file may
+ * stand for a symlink, a device node, a fifo or a socket.
  */
+struct p9_xattr;
+
 struct p9_fid {
 	uint32_t id;
 	struct p9_fid *next;         /* hash chain */
-	bool xattr;                  /* a Txattrwalk fid: an empty attribute, no host object */
+	struct p9_xattr *xattr;      /* an xattr fid (Txattrwalk, Txattrcreate): no other use */
+	uint32_t uid;                /* Tattach's n_uname, handed on by Twalk: who creates */
 	int fd;                      /* O_PATH of the object (after Tlcreate: a dup of iofd) */
 	int dirfd;                   /* O_PATH of the directory holding name, or -1 */
 	char *name;
 	int iofd;                    /* open for I/O (Tlopen, Tlcreate), or -1 */
 	int ioflags;                 /* host open flags of iofd */
 	mode_t mode;                 /* st_mode when found: the type bits never change */
+	mode_t gtype;                /* the type the guest sees (S_IFMT bits) */
 	dev_t dev, pdev;             /* identity of the object and of dirfd */
 	ino_t ino, pino;
 };
@@ -41,7 +49,7 @@ struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id);
 /* A fresh, empty fid (fds -1): -EEXIST if id is in use, -EMFILE past max_fids, -ENOMEM. */
 int p9_fid_new(struct p9_server *s, uint32_t id, struct p9_fid **out);
 /* Closes everything a fid holds; it stays in the table, empty. */
-void p9_fid_empty(struct p9_fid *f);
+void p9_fid_empty(struct p9_server *s, struct p9_fid *f);
 /* Closes and forgets one fid / every fid. */
 void p9_fid_clunk(struct p9_server *s, struct p9_fid *f);
 void p9_fid_clunk_all(struct p9_server *s);
@@ -54,7 +62,7 @@ void p9_fid_clunk_all(struct p9_server *s);
 struct p9_node {
 	int fd, dirfd;
 	char *name;
-	mode_t mode;
+	mode_t mode, gtype;
 	dev_t dev, pdev;
 	ino_t ino, pino;
 };
@@ -83,11 +91,17 @@ int p9_walk_one(struct p9_server *s, const struct p9_node *from, const char *nam
 int p9_openat(int dirfd, const char *name, int flags, mode_t mode);
 
 /*
- * A new descriptor open for I/O on the fid's object: a directory through
- * "." on its own fd, anything else by name in its directory, checked to
- * be the same inode (else -ESTALE).  Only regular files and directories
- * (device nodes, fifos and sockets: -EPERM; a symlink: -ELOOP).  O_NONBLOCK
- * is always added, so no open can block the server.
+ * A new descriptor open on a node that is a host directory (through "."
+ * on its own fd) or a host regular file (by name in its directory,
+ * checked to be the same inode, else -ESTALE); anything else -EPERM.
+ * O_NONBLOCK is always added, so no open can block the server.
+ */
+int p9_open_node(const struct p9_node *n, int flags);
+
+/*
+ * p9_open_node() for I/O on the fid's object, which must be a regular
+ * file or a directory to the guest too (device nodes, fifos and sockets:
+ * -EPERM; a symlink: -ELOOP).
  */
 int p9_reopen(struct p9_fid *f, int flags);
 
@@ -109,9 +123,54 @@ struct p9_qid p9_qid_of_mode(mode_t mode, ino_t ino);
 int p9_host_open_flags(uint32_t dotl_flags);
 bool p9_flags_write(uint32_t dotl_flags);
 
-/* ---- the modifying requests (p9_modify.c) ---- */
+/* ---- the mapped ownership model (p9_own.c) ---- */
+
+/* QEMU's names and encodings (hw/9pfs/9p-local.c), so trees made by either serve in both. */
+#define P9_XATTR_PREFIX "user.virtfs."      /* every name of ours: hidden from the guest */
+#define P9_XATTR_UID    "user.virtfs.uid"   /* le32 */
+#define P9_XATTR_GID    "user.virtfs.gid"   /* le32 */
+#define P9_XATTR_MODE   "user.virtfs.mode"  /* le32: st_mode, file type included */
+#define P9_XATTR_RDEV   "user.virtfs.rdev"  /* le64: a dev_t as glibc's makedev() makes it */
+
+enum { P9_OWNER_UID = 1, P9_OWNER_GID = 2, P9_OWNER_MODE = 4, P9_OWNER_RDEV = 8 };
+
+/* What the attributes say of one object; `has` tells which are there (P9_OWNER_*). */
+struct p9_owner {
+	uint32_t uid, gid, mode;
+	uint64_t rdev;
+	unsigned has;
+};
+
+/* Reads the attributes through fd (open, not O_PATH); absent or malformed ones stay out of has. */
+void p9_owner_read(int fd, struct p9_owner *o);
+/* Writes those in o->has through fd: 0 or -errno. */
+int p9_owner_write(int fd, const struct p9_owner *o);
+/* st as the guest sees it, given what the object's attributes say. */
+void p9_owner_apply(const struct p9_owner *o, struct stat *st);
+/* The host permission bits for an object the guest sees with `guest_mode`. */
+mode_t p9_own_host_mode(mode_t guest_mode);
+/*
+ * In a mapped share, st (the host's stat of node n) as the guest sees
+ * it; iofd, if not -1, is an open descriptor of n to read through.  No
+ * change in an own=host share.
+ */
+void p9_own_view(const struct p9_server *s, const struct p9_node *n, int iofd, struct stat *st);
+
+/* ---- the requests ---- */
 typedef int p9_handler(struct p9_server *s, struct p9_in *in, struct p9_out *out);
+/* p9_modify.c */
 p9_handler p9_lcreate, p9_mkdir, p9_mknod, p9_symlink, p9_link, p9_unlinkat, p9_renameat,
 	p9_rename, p9_remove, p9_setattr;
+/* p9_xattr.c */
+p9_handler p9_xattrwalk, p9_xattrcreate;
+/* Tread on an xattr fid (the value or the list it holds). */
+int p9_xattr_read(struct p9_fid *f, uint64_t offset, uint32_t count, struct p9_out *out);
+/* Twrite on a Txattrcreate fid: the next bytes of the value. */
+int p9_xattr_write(struct p9_fid *f, uint64_t offset, const uint8_t *data, uint32_t count,
+		   struct p9_out *out);
+/* Tclunk of an xattr fid: sets (or removes) what a Txattrcreate announced.  0 or -errno. */
+int p9_xattr_commit(struct p9_server *s, struct p9_fid *f);
+/* Frees what an xattr fid holds (p9_fid_empty calls it). */
+void p9_xattr_free(struct p9_server *s, struct p9_fid *f);
 
 #endif

@@ -57,6 +57,7 @@ enum {
 #define P9_QID_SIZE    13
 #define P9_NOTAG       0xffff
 #define P9_NOFID       0xffffffffu
+#define P9_NONUNAME    0xffffffffu /* Tattach n_uname: no uid given */
 #define P9_MAXWELEM    16         /* names in one Twalk */
 #define P9_MIN_MSIZE   4096       /* Linux refuses less (net/9p/client.c) */
 #define P9_MAX_MSIZE   (512 * 1024)

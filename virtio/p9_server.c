@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "virtio/p9_fs.h"
@@ -56,9 +57,14 @@ static int p9_attach(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	struct p9_fid *f;
 
 	p9_get32(in);              /* afid: there is no Tauth, so no afid to check */
-	p9_get_str(in, &str, &len); /* uname, aname, n_uname: one user, one tree */
+	p9_get_str(in, &str, &len); /* uname, aname: one tree */
 	p9_get_str(in, &str, &len);
-	p9_get32(in);
+	/*
+	 * n_uname: with access=client Linux attaches once per user and sends
+	 * its uid here (fs/9p/fid.c); the files it then creates are that
+	 * user's in a mapped share.  "None" (~0) counts as root.
+	 */
+	uint32_t uid = p9_get32(in);
 	if (in->bad)
 		return -EINVAL;
 	int rc = p9_fid_new(s, fid, &f);
@@ -69,7 +75,8 @@ static int p9_attach(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return rc;
 	}
 	p9_node_move(&root, f);
-	struct p9_qid qid = p9_qid_of_mode(f->mode, f->ino);
+	f->uid = uid == P9_NONUNAME ? 0 : uid;
+	struct p9_qid qid = p9_qid_of_mode(f->gtype, f->ino);
 	p9_put_qid(out, &qid);
 	return 0;
 }
@@ -109,7 +116,7 @@ static int p9_walk(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		if (rc)
 			break;
 		cur = next;
-		qids[done] = p9_qid_of_mode(cur.mode, cur.ino);
+		qids[done] = p9_qid_of_mode(cur.gtype, cur.ino);
 	}
 	if (done == 0 && nwname > 0) {
 		if (nf)
@@ -134,25 +141,30 @@ static int p9_walk(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		cur = next;
 	}
 	if (!nf) { /* newfid == fid: it now stands for the new object */
-		p9_fid_empty(f);
+		p9_fid_empty(s, f);
 		nf = f;
 	}
+	nf->uid = f->uid;
 	p9_node_move(&cur, nf);
 	return 0;
 }
 
+/* Tclunk: the fid goes either way; a Txattrcreate fid sets its attribute first (and says how it went). */
 static int p9_clunk(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 {
 	uint32_t fid = p9_get32(in);
 	struct p9_fid *f;
+	int rc = 0;
 
 	(void)out;
 	if (in->bad)
 		return -EINVAL;
 	if (!(f = p9_fid_get(s, fid)))
 		return -EBADF;
+	if (f->xattr)
+		rc = p9_xattr_commit(s, f);
 	p9_fid_clunk(s, f);
-	return 0;
+	return rc;
 }
 
 static int p9_flush(struct p9_server *s, struct p9_in *in, struct p9_out *out)
@@ -194,7 +206,7 @@ static int p9_lopen(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return fd;
 	f->iofd = fd;
 	f->ioflags = host;
-	struct p9_qid qid = p9_qid_of_mode(f->mode, f->ino);
+	struct p9_qid qid = p9_qid_of_mode(f->gtype, f->ino);
 	p9_put_qid(out, &qid);
 	p9_put32(out, 0); /* iounit: the client uses msize - 24 */
 	return 0;
@@ -214,10 +226,8 @@ static int p9_read(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	/* Reply: count[4] data; out->cap is already min(msize, the driver's writable bytes). */
 	size_t room = out->cap - out->pos - 4;
 	size_t want = count < room ? count : room;
-	if (f->xattr) {
-		p9_put32(out, 0); /* the attribute list is empty */
-		return 0;
-	}
+	if (f->xattr)
+		return p9_xattr_read(f, offset, count, out);
 	if (f->iofd < 0)
 		return -EBADF;
 	size_t at = out->pos;
@@ -242,12 +252,13 @@ static int p9_write(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	uint32_t count = p9_get32(in);
 	const uint8_t *data = p9_get_bytes(in, count);
 	struct p9_fid *f;
-	int rc;
 
 	if (in->bad || offset > INT64_MAX)
 		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)))
-		return rc;
+	if (!(f = p9_fid_get(s, fid)))
+		return -EBADF;
+	if (f->xattr)
+		return p9_xattr_write(f, offset, data, count, out);
 	if (f->iofd < 0)
 		return -EBADF;
 	ssize_t n;
@@ -272,6 +283,9 @@ static int p9_getattr(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return -EINVAL;
 	if ((rc = object_fid(s, fid, &f)) || (rc = p9_stat_fd(f->fd, &st)))
 		return rc;
+	struct p9_node n;
+	p9_node_of_fid(f, &n);
+	p9_own_view(s, &n, f->iofd, &st);
 	struct p9_qid qid = p9_qid_of(&st);
 	p9_put64(out, P9_GETATTR_BASIC);
 	p9_put_qid(out, &qid);
@@ -358,6 +372,7 @@ static int p9_readdir(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	if (count < room)
 		room = count;
 	bool root = f->dev == s->root_dev && f->ino == s->root_ino;
+	bool mapped = s->own == P9_OWN_MAPPED;
 	_Alignas(struct dirent64) char buf[8192];
 	for (;;) {
 		ssize_t n = getdents64(f->iofd, buf, sizeof(buf));
@@ -374,12 +389,17 @@ static int p9_readdir(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 					return -EINVAL; /* as getdents: count cannot hold one entry */
 				goto full;
 			}
-			struct p9_qid qid = { qid_type_of_dtype(d->d_type), 0, d->d_ino };
+			/*
+			 * In a mapped share a host regular file may be a symlink, a
+			 * device... to the guest: "unknown" makes it ask (as QEMU).
+			 */
+			uint8_t type = mapped && d->d_type == DT_REG ? DT_UNKNOWN : d->d_type;
+			struct p9_qid qid = { qid_type_of_dtype(type), 0, d->d_ino };
 			if (root && !strcmp(d->d_name, ".."))
 				qid.path = s->root_ino; /* the share's root is its own parent */
 			p9_put_qid(out, &qid);
 			p9_put64(out, (uint64_t)d->d_off);
-			p9_put8(out, d->d_type);
+			p9_put8(out, type);
 			p9_put_str(out, d->d_name, len);
 			used += need;
 			pos += d->d_reclen;
@@ -405,9 +425,25 @@ static int p9_readlink(struct p9_server *s, struct p9_in *in, struct p9_out *out
 		return -EINVAL;
 	if ((rc = object_fid(s, fid, &f)))
 		return rc;
-	if (!S_ISLNK(f->mode))
+	if (!S_ISLNK(f->gtype))
 		return -EINVAL;
-	ssize_t n = readlinkat(f->fd, "", target, sizeof(target));
+	ssize_t n;
+	if (S_ISLNK(f->mode)) {
+		n = readlinkat(f->fd, "", target, sizeof(target));
+	} else {
+		/* A mapped symlink: a host regular file that holds the target. */
+		struct p9_node node;
+		p9_node_of_fid(f, &node);
+		int fd = p9_open_node(&node, O_RDONLY);
+		if (fd < 0)
+			return fd;
+		do
+			n = pread(fd, target, sizeof(target), 0);
+		while (n < 0 && errno == EINTR);
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
 	if (n < 0)
 		return -errno;
 	if ((size_t)n == sizeof(target))
@@ -430,41 +466,6 @@ static int p9_fsync(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	if (f->iofd < 0)
 		return -EBADF;
 	return (datasync ? fdatasync(f->iofd) : fsync(f->iofd)) < 0 ? -errno : 0;
-}
-
-/*
- * Extended attributes are not exported: listing gives an empty list (an
- * xattr fid whose content is 0 bytes), getting one says it does not
- * exist, setting one is not supported.
- */
-static int p9_xattrwalk(struct p9_server *s, struct p9_in *in, struct p9_out *out)
-{
-	uint32_t fid = p9_get32(in), newfid = p9_get32(in);
-	const char *name;
-	uint16_t len;
-	struct p9_fid *f, *nf;
-	int rc;
-
-	p9_get_str(in, &name, &len);
-	if (in->bad)
-		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)))
-		return rc;
-	if (len)
-		return -ENODATA;
-	if ((rc = p9_fid_new(s, newfid, &nf)))
-		return rc;
-	nf->xattr = true;
-	p9_put64(out, 0);
-	return 0;
-}
-
-static int p9_xattrcreate(struct p9_server *s, struct p9_in *in, struct p9_out *out)
-{
-	(void)s;
-	(void)in;
-	(void)out;
-	return -EOPNOTSUPP;
 }
 
 /* One client, no other 9P user of the files: every lock is granted at once. */
@@ -542,7 +543,7 @@ static const struct {
 	[P9_TREADLINK] = { p9_readlink, 2, false },
 	[P9_TFSYNC] = { p9_fsync, 0, false },
 	[P9_TXATTRWALK] = { p9_xattrwalk, 8, false },
-	[P9_TXATTRCREATE] = { p9_xattrcreate, 0, false },
+	[P9_TXATTRCREATE] = { p9_xattrcreate, 0, true },
 	[P9_TLOCK] = { p9_lock, 1, false },
 	[P9_TGETLOCK] = { p9_getlock, 1 + 8 + 8 + 4 + 2, false },
 	[P9_TLCREATE] = { p9_lcreate, P9_QID_SIZE + 4, true },
@@ -606,19 +607,38 @@ size_t p9_server_handle(struct p9_server *s, const uint8_t *req, size_t len, uin
 
 /* ---- life ------------------------------------------------------------------- */
 
-int p9_server_init(struct p9_server *s, const char *root, bool read_only)
+/*
+ * Can the share hold user extended attributes?  A directory we cannot
+ * read cannot tell: then the first create says so instead.
+ */
+static int probe_user_xattrs(int root_fd)
+{
+	int fd = p9_openat(root_fd, ".", O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return 0;
+	char b[8];
+	int rc = fgetxattr(fd, P9_XATTR_UID, b, sizeof(b)) < 0 && errno == EOPNOTSUPP ? -EOPNOTSUPP : 0;
+	close(fd);
+	return rc;
+}
+
+int p9_server_init(struct p9_server *s, const char *root, bool read_only, enum p9_own own)
 {
 	struct stat st;
+	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->max_fids = P9_DEFAULT_MAX_FIDS;
 	s->read_only = read_only;
+	s->own = own;
 	/* The user named this directory: following symlinks in *its* path is theirs to choose. */
 	s->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0)
 		return -errno;
-	if (fstat(s->root_fd, &st) < 0) {
-		int rc = -errno;
+	rc = fstat(s->root_fd, &st) < 0 ? -errno : 0;
+	if (!rc && own == P9_OWN_MAPPED)
+		rc = probe_user_xattrs(s->root_fd);
+	if (rc) {
 		close(s->root_fd);
 		s->root_fd = -1;
 		return rc;

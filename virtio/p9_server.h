@@ -29,6 +29,23 @@
 
 #define P9_DEFAULT_MAX_FIDS 16384 /* per connection: Twalk/Tattach past it get EMFILE */
 #define P9_FID_BUCKETS      1024
+#define P9_XATTR_BUDGET     (8u << 20) /* bytes of attribute values all xattr fids may hold */
+
+/*
+ * Whose files the guest sees (p9_own.c has the details).
+ *   P9_OWN_HOST    the host's owners and modes: files the guest makes
+ *                  belong to ember's user; setuid, setgid and sticky bits
+ *                  are refused, chown is whatever the host allows ember.
+ *   P9_OWN_MAPPED  the guest's owners, modes, file types and device
+ *                  numbers live in user.virtfs.* extended attributes (as
+ *                  QEMU's security_model=mapped-xattr); on the host every
+ *                  object stays ember's, a regular file or a directory
+ *                  with a plain mode.
+ */
+enum p9_own {
+	P9_OWN_HOST,
+	P9_OWN_MAPPED,
+};
 
 struct p9_fid;
 
@@ -37,6 +54,8 @@ struct p9_server {
 	dev_t root_dev;
 	ino_t root_ino;
 	bool read_only;              /* every modifying request gets EROFS */
+	enum p9_own own;
+	size_t xattr_bytes;          /* held by xattr fids now, at most P9_XATTR_BUDGET */
 	uint32_t msize;              /* negotiated by Tversion; 0 before */
 	unsigned nr_fids;
 	unsigned max_fids;
@@ -45,9 +64,11 @@ struct p9_server {
 
 /*
  * Opens `root` (a host directory) for serving.  Returns 0 or -errno
- * (ENOTDIR, ENOENT, EACCES, ...); on failure nothing is left open.
+ * (ENOTDIR, ENOENT, EACCES, ...; EOPNOTSUPP: P9_OWN_MAPPED on a file
+ * system without user extended attributes); on failure nothing is left
+ * open.
  */
-int p9_server_init(struct p9_server *s, const char *root, bool read_only);
+int p9_server_init(struct p9_server *s, const char *root, bool read_only, enum p9_own own);
 
 /*
  * Handles one request of `len` bytes (the whole message the driver

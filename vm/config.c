@@ -90,9 +90,53 @@ int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err
 	return 0;
 }
 
+int config_parse_own(const char *text, enum ember_own *own)
+{
+	if (!strcmp(text, "mapped"))
+		*own = EMBER_OWN_MAPPED;
+	else if (!strcmp(text, "host"))
+		*own = EMBER_OWN_HOST;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *config_own_name(enum ember_own own)
+{
+	return own == EMBER_OWN_MAPPED ? "mapped" : "host";
+}
+
+/* One ",own=..." option of --share or --rootfs (`what` and `arg` name the flag in messages). */
+static int parse_own_option(const char *what, const char *arg, const char *opt,
+			    enum ember_own *own, struct ember_err *err)
+{
+	if (strncmp(opt, "own=", 4))
+		return ember_fail(err, EINVAL, "%s %s: unknown option '%s' (use own=mapped or own=host)",
+				  what, arg, opt);
+	if (config_parse_own(opt + 4, own))
+		return ember_fail(err, EINVAL,
+				  "%s %s: own='%s': use own=mapped (the guest's owners and modes, kept in extended attributes) or own=host (files belong to the user running ember)",
+				  what, arg, opt + 4);
+	return 0;
+}
+
 int config_parse_share(char *spec, unsigned index, struct ember_share *share, struct ember_err *err)
 {
 	memset(share, 0, sizeof(*share));
+	char *sep = strchr(spec, ':');
+	char *opts = sep ? strchr(sep, ',') : NULL;
+	if (opts) {
+		*opts++ = '\0';
+		while (opts) {
+			char *next = strchr(opts, ',');
+			if (next)
+				*next++ = '\0';
+			int rc = parse_own_option("--share", spec, opts, &share->own, err);
+			if (rc)
+				return rc;
+			opts = next;
+		}
+	}
 	size_t len = strlen(spec);
 	if (len > 3 && !strcmp(spec + len - 3, ":ro")) {
 		share->read_only = true;
@@ -103,7 +147,8 @@ int config_parse_share(char *spec, unsigned index, struct ember_share *share, st
 	char *colon = strchr(spec, ':');
 	if (!colon || colon == spec || colon[1] != '/')
 		return ember_fail(err, EINVAL,
-				  "--share %s: use HOSTDIR:GUESTDIR[:ro] with an absolute GUESTDIR", spec);
+				  "--share %s: use HOSTDIR:GUESTDIR[:ro][,own=mapped|host] with an absolute GUESTDIR",
+				  spec);
 	*colon = '\0';
 	share->host_dir = spec;
 	share->guest_dir = colon + 1;
@@ -116,16 +161,29 @@ int config_parse_share(char *spec, unsigned index, struct ember_share *share, st
 	return 0;
 }
 
-int config_set_rootfs(struct ember_config *cfg, const char *path, struct ember_err *err)
+int config_set_rootfs(struct ember_config *cfg, char *path, struct ember_err *err)
 {
 	struct stat st;
+	enum ember_own own = EMBER_OWN_MAPPED;
+	bool own_given = false;
+	char *opt = strrchr(path, ',');
+	if (opt && !strncmp(opt, ",own=", 5)) {
+		*opt++ = '\0';
+		int rc = parse_own_option("--rootfs", path, opt, &own, err);
+		if (rc)
+			return rc;
+		own_given = true;
+	}
 	if (stat(path, &st) < 0)
 		return ember_fail(err, errno, "--rootfs %s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
 		cfg->rootfs = path;
 		cfg->rootfs_is_dir = true;
+		cfg->rootfs_own = own;
 		return 0;
 	}
+	if (own_given)
+		return ember_fail(err, EINVAL, "--rootfs %s: own= is for a directory, not an image", path);
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return ember_fail(err, EINVAL, "--rootfs %s: not a directory or an image file", path);
 	if (cfg->nr_disks == EMBER_MAX_DISKS)

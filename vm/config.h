@@ -18,10 +18,23 @@
 #define EMBER_MAX_DISKS 16
 #define EMBER_MAX_SHARES 8
 
+/*
+ * Whose files a directory served over 9p shows the guest (virtio/p9_own.c).
+ *   HOST    today's model: files are ember's user's, the guest sees host
+ *           owners and modes (setuid/setgid/sticky refused)
+ *   MAPPED  the guest's owners, modes and special files are kept in
+ *           user.virtfs.* extended attributes, as QEMU's mapped-xattr
+ */
+enum ember_own {
+	EMBER_OWN_HOST,
+	EMBER_OWN_MAPPED,
+};
+
 struct ember_share {
 	const char *host_dir;
 	const char *guest_dir;   /* absolute path the guest init mounts it on */
 	bool read_only;
+	enum ember_own own;      /* ",own=": EMBER_OWN_HOST unless asked */
 	char tag[16];            /* 9p mount tag: "share0", "share1", ... */
 };
 
@@ -75,6 +88,7 @@ struct ember_config {
 	unsigned nr_shares;
 	const char *rootfs;      /* --rootfs: a directory (served over 9p) or an ext4 image */
 	bool rootfs_is_dir;
+	enum ember_own rootfs_own; /* a directory's: EMBER_OWN_MAPPED unless ",own=host" */
 	int argc;
 	struct timespec started_at; /* CLOCK_MONOTONIC at exec: the origin of every timing */
 };
@@ -90,14 +104,25 @@ int config_parse_uint(const char *text, unsigned max, unsigned *value);
 /* "PATH[,ro][,serial=ID]" from --disk; the path is kept, the string is modified in place. */
 int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err);
 
-/* "HOSTDIR:GUESTDIR[:ro]" from --share; modifies spec in place. */
+/*
+ * "HOSTDIR:GUESTDIR[:ro][,own=mapped|host]" from --share; modifies spec in
+ * place.  Options start at the first ',' after the ':' (a host directory
+ * may hold commas, the guest directory may not).
+ */
 int config_parse_share(char *spec, unsigned index, struct ember_share *share, struct ember_err *err);
 
+/* "mapped" or "host" (the value of own=): 0 or -EINVAL. */
+int config_parse_own(const char *text, enum ember_own *own);
+/* The word config_parse_own reads back. */
+const char *config_own_name(enum ember_own own);
+
 /*
- * --rootfs PATH: a directory becomes the 9p share "rootfs", an image file
- * becomes the first disk (/dev/vda); either way ember's init switches to it.
+ * --rootfs PATH[,own=mapped|host]: a directory becomes the 9p share
+ * "rootfs" (own=mapped unless it says host), an image file becomes the
+ * first disk (/dev/vda); either way ember's init switches to it.  A
+ * trailing ",own=..." is cut off path in place.
  */
-int config_set_rootfs(struct ember_config *cfg, const char *path, struct ember_err *err);
+int config_set_rootfs(struct ember_config *cfg, char *path, struct ember_err *err);
 
 /* --env K=V: K non-empty, no '=' in K. */
 int config_check_env(const char *kv);

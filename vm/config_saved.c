@@ -4,6 +4,11 @@
  * (`ember restore`): memory, vCPUs, console, the command channel, disks,
  * shares and root file system, as tab-separated lines.  Read back from a
  * file that may be damaged: every line and number is checked.
+ *
+ * A share or a directory root file system whose ownership model is not
+ * own=host carries it as one more field at the end ("mapped"); lines
+ * without it (all lines before the field existed) mean own=host, as
+ * every share was then.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,6 +36,13 @@ static int add(char *buf, size_t size, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
+/* Ends a share or rootfs line: "\tmapped" for a model other than own=host. */
+static int own_field(char *buf, size_t size, size_t *len, enum ember_own own)
+{
+	return own == EMBER_OWN_HOST ? add(buf, size, len, "\n") :
+				       add(buf, size, len, "\t%s\n", config_own_name(own));
+}
+
 int config_save(const struct ember_config *cfg, char *buf, size_t size, struct ember_err *err)
 {
 	size_t len = 0;
@@ -51,13 +63,15 @@ int config_save(const struct ember_config *cfg, char *buf, size_t size, struct e
 		const struct ember_share *s = &cfg->shares[i];
 		if (!storable(s->host_dir) || !storable(s->guest_dir))
 			return ember_fail(err, EINVAL, "snapshot: share %s: a tab or newline in its name", s->host_dir);
-		rc |= add(buf, size, &len, "share\t%d\t%s\t%s\t%s\n", s->read_only, s->tag, s->guest_dir,
+		rc |= add(buf, size, &len, "share\t%d\t%s\t%s\t%s", s->read_only, s->tag, s->guest_dir,
 			  s->host_dir);
+		rc |= own_field(buf, size, &len, s->own);
 	}
 	if (cfg->rootfs) {
 		if (!storable(cfg->rootfs))
 			return ember_fail(err, EINVAL, "snapshot: --rootfs %s: a tab or newline in its name", cfg->rootfs);
-		rc |= add(buf, size, &len, "rootfs\t%d\t%s\n", cfg->rootfs_is_dir, cfg->rootfs);
+		rc |= add(buf, size, &len, "rootfs\t%d\t%s", cfg->rootfs_is_dir, cfg->rootfs);
+		rc |= own_field(buf, size, &len, cfg->rootfs_is_dir ? cfg->rootfs_own : EMBER_OWN_HOST);
 	}
 	return rc ? ember_fail(err, E2BIG, "snapshot: the configuration is too long to save") : 0;
 }
@@ -91,8 +105,8 @@ int config_load(struct ember_config *cfg, char *text, struct ember_err *err)
 	char *save = NULL;
 
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[6];
-		unsigned n = split(line, f, 6);
+		char *f[7];
+		unsigned n = split(line, f, 7);
 		bool ok = false;
 		lineno++;
 		if (!strcmp(f[0], "mem") && n == 2) {
@@ -111,15 +125,17 @@ int config_load(struct ember_config *cfg, char *text, struct ember_err *err)
 			ok = flag(f[1], &d->read_only) && f[3][0];
 			d->serial = f[2][0] ? f[2] : NULL;
 			d->path = f[3];
-		} else if (!strcmp(f[0], "share") && n == 5 && cfg->nr_shares < EMBER_MAX_SHARES) {
+		} else if (!strcmp(f[0], "share") && (n == 5 || n == 6) &&
+			   cfg->nr_shares < EMBER_MAX_SHARES) {
 			struct ember_share *s = &cfg->shares[cfg->nr_shares++];
 			ok = flag(f[1], &s->read_only) && strlen(f[2]) < sizeof(s->tag) && f[3][0] == '/' &&
-			     f[4][0];
+			     f[4][0] && (n == 5 || config_parse_own(f[5], &s->own) == 0);
 			snprintf(s->tag, sizeof(s->tag), "%s", f[2]);
 			s->guest_dir = f[3];
 			s->host_dir = f[4];
-		} else if (!strcmp(f[0], "rootfs") && n == 3) {
-			ok = flag(f[1], &cfg->rootfs_is_dir) && f[2][0];
+		} else if (!strcmp(f[0], "rootfs") && (n == 3 || n == 4)) {
+			ok = flag(f[1], &cfg->rootfs_is_dir) && f[2][0] &&
+			     (n == 3 || (cfg->rootfs_is_dir && config_parse_own(f[3], &cfg->rootfs_own) == 0));
 			cfg->rootfs = f[2];
 		}
 		if (!ok)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int guest_memory_create(struct guest_memory *mem, const struct guest_region *layout,
 			unsigned nr_regions, struct ember_err *err)
@@ -28,6 +29,7 @@ int guest_memory_create(struct guest_memory *mem, const struct guest_region *lay
 				  (unsigned long long)(total >> 20), strerror(errno));
 	mem->mapping = p;
 	mem->mapping_size = total;
+	mem->backing_fd = -1;
 
 	uint64_t offset = 0;
 	for (unsigned i = 0; i < nr_regions; i++) {
@@ -41,6 +43,9 @@ int guest_memory_create(struct guest_memory *mem, const struct guest_region *lay
 
 void guest_memory_destroy(struct guest_memory *mem)
 {
+	/* backing_fd is only valid once a mapping was made (a zeroed struct has 0 there). */
+	if (mem->mapping && mem->backing_fd >= 0)
+		close(mem->backing_fd);
 	if (mem->mapping)
 		munmap(mem->mapping, mem->mapping_size);
 	memset(mem, 0, sizeof(*mem));

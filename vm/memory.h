@@ -27,6 +27,12 @@ struct guest_memory {
 	unsigned nr_regions;
 	uint8_t *mapping;      /* one anonymous mapping backing all regions */
 	uint64_t mapping_size;
+	/*
+	 * When RAM was mapped from a snapshot's memory file (MAP_PRIVATE): that
+	 * file, for guest_memory_scan (a page the guest never touched since is
+	 * not "present", yet holds the file's bytes).  -1 otherwise.
+	 */
+	int backing_fd;
 };
 
 /*
@@ -58,6 +64,17 @@ uint64_t guest_memory_size(const struct guest_memory *mem);
  */
 int guest_memory_write_fd(const struct guest_memory *mem, int fd, int pagemap_fd,
 			  uint64_t *pages_written, struct ember_err *err);
+/*
+ * Which of the n pages from page `first` of RAM may hold data, for a
+ * snapshot writer that must not read (and so fault in) the others:
+ * entry[i] becomes 1 or 0.  A page may hold data when /proc/self/pagemap
+ * says it is present or swapped (pagemap_fd; -1 or unreadable: every page
+ * may), or, for RAM mapped from a memory file, when it lies in a data
+ * extent of that file (SEEK_DATA): untouched since the restore, it still
+ * holds the file's bytes.  entry has room for n values.
+ */
+void guest_memory_scan(const struct guest_memory *mem, int pagemap_fd, uint64_t first, uint64_t n,
+		       uint64_t *entry);
 /* The same into `path`, atomically (vm/atomic_file.h). */
 int guest_memory_save(const struct guest_memory *mem, const char *path, uint64_t *pages_written,
 		      struct ember_err *err);

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,43 @@ static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
 	return 0;
 }
 
+/* Whether byte `off` of the backing file is in a data extent; *data_end caches the current one. */
+static bool in_file_data(int fd, off_t off, off_t *data_start, off_t *data_end)
+{
+	if (off >= *data_start && off < *data_end)
+		return true;
+	if (off < *data_start) /* before the next extent (the cache only moves forward) */
+		return false;
+	off_t start = lseek(fd, off, SEEK_DATA);
+	if (start < 0) {
+		/* ENXIO: no data after off.  Anything else: assume data, to be safe. */
+		*data_start = *data_end = errno == ENXIO ? (off_t)INT64_MAX : off;
+		if (errno != ENXIO)
+			*data_end = off + (off_t)PAGE;
+		return errno != ENXIO;
+	}
+	off_t end = lseek(fd, start, SEEK_HOLE);
+	*data_start = start;
+	*data_end = end > start ? end : start + (off_t)PAGE;
+	return off >= start;
+}
+
+void guest_memory_scan(const struct guest_memory *mem, int pagemap_fd, uint64_t first, uint64_t n,
+		       uint64_t *entry)
+{
+	off_t at = (off_t)(((uintptr_t)mem->mapping / PAGE + first) * sizeof(*entry));
+	bool known = pagemap_fd >= 0 && pread(pagemap_fd, entry, n * sizeof(*entry), at) == (ssize_t)(n * sizeof(*entry));
+	off_t data_start = 0, data_end = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (!known || (entry[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)))
+			entry[i] = 1;
+		else
+			entry[i] = mem->backing_fd >= 0 &&
+				   in_file_data(mem->backing_fd, (off_t)((first + i) * PAGE), &data_start, &data_end);
+	}
+}
+
 /* Writes the non-zero pages of the mapping into fd; counts them in *written. */
 static int write_pages(const struct guest_memory *mem, int fd, int pm, uint64_t *written)
 {
@@ -64,19 +102,16 @@ static int write_pages(const struct guest_memory *mem, int fd, int pm, uint64_t 
 		return -ENOMEM;
 	for (uint64_t first = 0; !rc && first < pages; first += PAGEMAP_BATCH) {
 		uint64_t n = pages - first < PAGEMAP_BATCH ? pages - first : PAGEMAP_BATCH;
-		off_t at = (off_t)(((uintptr_t)mem->mapping / PAGE + first) * sizeof(*entry));
-		/* Without pagemap (no /proc): look at every page. */
-		bool known = pm >= 0 && pread(pm, entry, n * sizeof(*entry), at) == (ssize_t)(n * sizeof(*entry));
+		guest_memory_scan(mem, pm, first, n, entry);
 		for (uint64_t i = 0; i < n; i++) {
-			if (known && !(entry[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)))
+			if (!entry[i])
 				continue; /* never touched: a hole */
 			const uint8_t *p = mem->mapping + (first + i) * PAGE;
 			if (page_is_zero(p))
 				continue;
 			/* Runs of non-zero pages in one write. */
 			uint64_t run = 1;
-			while (i + run < n && (!known || (entry[i + run] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED))) &&
-			       !page_is_zero(p + run * PAGE))
+			while (i + run < n && entry[i + run] && !page_is_zero(p + run * PAGE))
 				run++;
 			if (pwrite_all(fd, p, run * PAGE, (off_t)((first + i) * PAGE)) < 0) {
 				rc = -errno;
@@ -136,10 +171,19 @@ int guest_memory_map_fd(struct guest_memory *mem, int fd, const char *what, stru
 	 * working): private, so the guest's writes never reach the file and
 	 * two VMs restored from it share its page cache until they write.
 	 */
+	int backing = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (backing < 0)
+		return ember_fail(err, errno, "snapshot memory %s: %s", what, strerror(errno));
 	void *p = mmap(mem->mapping, mem->mapping_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
-	if (p == MAP_FAILED)
-		return ember_fail(err, errno, "snapshot memory %s: mmap: %s", what, strerror(errno));
+	if (p == MAP_FAILED) {
+		int e = errno;
+		close(backing);
+		return ember_fail(err, e, "snapshot memory %s: mmap: %s", what, strerror(e));
+	}
+	if (mem->backing_fd >= 0)
+		close(mem->backing_fd);
+	mem->backing_fd = backing;
 	return 0;
 }
 

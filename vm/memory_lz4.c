@@ -37,9 +37,6 @@
 #define CHUNK (1U << 20)
 #define PAGE 4096U
 #define MAX_THREADS 8
-/* /proc/self/pagemap, Documentation/admin-guide/mm/pagemap.rst */
-#define PAGEMAP_PRESENT (1ULL << 63)
-#define PAGEMAP_SWAPPED (1ULL << 62)
 
 enum { KIND_ZERO = 0, KIND_FRAME = 1 };
 
@@ -175,17 +172,12 @@ static const uint8_t *chunk_source(struct writer *w, uint64_t off, uint32_t len)
 {
 	const uint8_t *ram = w->mem->mapping + off;
 	uint32_t pages = len / PAGE;
-	/* Without pagemap, or if it cannot be read: every page counts as touched. */
-	bool known = w->pagemap_fd >= 0 &&
-		     pread(w->pagemap_fd, w->pagemap, pages * sizeof(uint64_t),
-			   (off_t)((uintptr_t)ram / PAGE * sizeof(uint64_t))) ==
-			     (ssize_t)(pages * sizeof(uint64_t));
+	/* Which pages may hold data (pagemap, and a memory file RAM was mapped from). */
+	guest_memory_scan(w->mem, w->pagemap_fd, off / PAGE, pages, w->pagemap);
 	bool data = false, all_touched = true;
 
 	for (uint32_t i = 0; i < pages; i++) {
-		bool touched = !known || (w->pagemap[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED));
-		if (known)
-			w->pagemap[i] = touched; /* reused below as "copy this page" */
+		bool touched = w->pagemap[i] != 0; /* also "copy this page" below */
 		all_touched &= touched;
 		if (touched && !data && !page_is_zero(ram + (uint64_t)i * PAGE))
 			data = true;

@@ -27,6 +27,11 @@ static const int allowed[] = {
 	SCMP_SYS(fstat), SCMP_SYS(fstatfs),
 	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(fallocate), SCMP_SYS(ftruncate),
 	SCMP_SYS(fcntl), SCMP_SYS(getdents64), SCMP_SYS(fchmod), SCMP_SYS(fchown),
+	/*
+	 * 9p extended attributes (the guest's, and own=mapped's owners and
+	 * modes): on descriptors only, which the server opened beneath a share.
+	 */
+	SCMP_SYS(fgetxattr), SCMP_SYS(fsetxattr), SCMP_SYS(flistxattr), SCMP_SYS(fremovexattr),
 	/* The command channel puts /dev/null over stdout once the guest closed it. */
 	SCMP_SYS(dup2), SCMP_SYS(dup3),
 	/* Waiting and waking. */

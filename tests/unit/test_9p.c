@@ -8,11 +8,15 @@
  * Layout of every test's temporary tree:
  *   BASE/share     the shared directory (the server's root)
  *   BASE/outside   a sibling the guest must never reach; holds "secret"
+ *
+ * The confinement tests run twice, on each ownership model (own=host and
+ * own=mapped: fixture_own says which a new fixture serves).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -24,6 +28,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -95,6 +100,22 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
+static enum p9_own fixture_own = P9_OWN_HOST;
+
+static int use_mapped(void **state)
+{
+	(void)state;
+	fixture_own = P9_OWN_MAPPED;
+	return 0;
+}
+
+static int use_host(void **state)
+{
+	(void)state;
+	fixture_own = P9_OWN_HOST;
+	return 0;
+}
+
 static struct fx *fx_new(bool read_only)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -109,7 +130,7 @@ static struct fx *fx_new(bool read_only)
 	char secret[PATH_MAX];
 	snprintf(secret, sizeof(secret), "%s/secret", f->outside);
 	host_write(secret, SECRET);
-	assert_int_equal(p9_server_init(&f->srv, f->share, read_only), 0);
+	assert_int_equal(p9_server_init(&f->srv, f->share, read_only, fixture_own), 0);
 	f->cap = P9_MAX_MSIZE;
 	f->rep = malloc(P9_MAX_MSIZE);
 	assert_non_null(f->rep);
@@ -235,14 +256,15 @@ static int t_version(struct fx *f, uint32_t msize, const char *version, uint32_t
 	return 0;
 }
 
-static int t_attach(struct fx *f, uint32_t fid, struct p9_qid *qid)
+/* Tattach as Linux's access=client does it: n_uname is the user's uid. */
+static int t_attach_as(struct fx *f, uint32_t fid, uint32_t uid, struct p9_qid *qid)
 {
 	struct msg *m = m_new(f, P9_TATTACH);
 	m_u32(m, fid);
 	m_u32(m, P9_NOFID);
-	m_str(m, "root");
 	m_str(m, "");
-	m_u32(m, 0);
+	m_str(m, "");
+	m_u32(m, uid);
 	int rc = send_msg(f, m);
 	if (rc < 0)
 		return rc;
@@ -251,6 +273,11 @@ static int t_attach(struct fx *f, uint32_t fid, struct p9_qid *qid)
 		*qid = q;
 	reply_done(f);
 	return 0;
+}
+
+static int t_attach(struct fx *f, uint32_t fid, struct p9_qid *qid)
+{
+	return t_attach_as(f, fid, 0, qid);
 }
 
 /* Version + attach ROOT: what every mount starts with. */
@@ -315,15 +342,15 @@ static int t_lopen(struct fx *f, uint32_t fid, uint32_t flags)
 	return 0;
 }
 
-static int t_lcreate(struct fx *f, uint32_t fid, const char *name, uint32_t flags, uint32_t mode,
-		     struct p9_qid *qid)
+static int t_lcreate_gid(struct fx *f, uint32_t fid, const char *name, uint32_t flags,
+			 uint32_t mode, uint32_t gid, struct p9_qid *qid)
 {
 	struct msg *m = m_new(f, P9_TLCREATE);
 	m_u32(m, fid);
 	m_str(m, name);
 	m_u32(m, flags);
 	m_u32(m, mode);
-	m_u32(m, 12345); /* gid: must be ignored */
+	m_u32(m, gid);
 	int rc = send_msg(f, m);
 	if (rc < 0)
 		return rc;
@@ -333,6 +360,13 @@ static int t_lcreate(struct fx *f, uint32_t fid, const char *name, uint32_t flag
 	p9_get32(&f->r);
 	reply_done(f);
 	return 0;
+}
+
+/* gid 12345: own=host must ignore it. */
+static int t_lcreate(struct fx *f, uint32_t fid, const char *name, uint32_t flags, uint32_t mode,
+		     struct p9_qid *qid)
+{
+	return t_lcreate_gid(f, fid, name, flags, mode, 12345, qid);
 }
 
 static long t_write(struct fx *f, uint32_t fid, uint64_t off, const void *data, uint32_t len)
@@ -372,7 +406,7 @@ static long t_read(struct fx *f, uint32_t fid, uint64_t off, uint32_t count, voi
 struct attr {
 	struct p9_qid qid;
 	uint32_t mode, uid, gid;
-	uint64_t size, mtime_sec, mtime_nsec;
+	uint64_t nlink, rdev, size, mtime_sec, mtime_nsec;
 };
 
 static int t_getattr(struct fx *f, uint32_t fid, struct attr *a)
@@ -389,8 +423,8 @@ static int t_getattr(struct fx *f, uint32_t fid, struct attr *a)
 	a->mode = p9_get32(r);
 	a->uid = p9_get32(r);
 	a->gid = p9_get32(r);
-	p9_get64(r); /* nlink */
-	p9_get64(r); /* rdev */
+	a->nlink = p9_get64(r);
+	a->rdev = p9_get64(r);
 	a->size = p9_get64(r);
 	p9_get64(r); /* blksize */
 	p9_get64(r); /* blocks */
@@ -404,19 +438,24 @@ static int t_getattr(struct fx *f, uint32_t fid, struct attr *a)
 	return 0;
 }
 
-static int t_mkdir(struct fx *f, uint32_t dfid, const char *name, uint32_t mode)
+static int t_mkdir_gid(struct fx *f, uint32_t dfid, const char *name, uint32_t mode, uint32_t gid)
 {
 	struct msg *m = m_new(f, P9_TMKDIR);
 	m_u32(m, dfid);
 	m_str(m, name);
 	m_u32(m, mode);
-	m_u32(m, 0);
+	m_u32(m, gid);
 	int rc = send_msg(f, m);
 	if (rc < 0)
 		return rc;
 	assert_int_equal(get_qid(&f->r).type, P9_QTDIR);
 	reply_done(f);
 	return 0;
+}
+
+static int t_mkdir(struct fx *f, uint32_t dfid, const char *name, uint32_t mode)
+{
+	return t_mkdir_gid(f, dfid, name, mode, 0);
 }
 
 static int t_unlinkat(struct fx *f, uint32_t dfid, const char *name, uint32_t flags)
@@ -448,19 +487,25 @@ static int t_rename(struct fx *f, uint32_t fid, uint32_t dfid, const char *name)
 	return rc_of(f, send_msg(f, m));
 }
 
-static int t_symlink(struct fx *f, uint32_t dfid, const char *name, const char *target)
+static int t_symlink_gid(struct fx *f, uint32_t dfid, const char *name, const char *target,
+			 uint32_t gid)
 {
 	struct msg *m = m_new(f, P9_TSYMLINK);
 	m_u32(m, dfid);
 	m_str(m, name);
 	m_str(m, target);
-	m_u32(m, 0);
+	m_u32(m, gid);
 	int rc = send_msg(f, m);
 	if (rc < 0)
 		return rc;
 	assert_int_equal(get_qid(&f->r).type, P9_QTSYMLINK);
 	reply_done(f);
 	return 0;
+}
+
+static int t_symlink(struct fx *f, uint32_t dfid, const char *name, const char *target)
+{
+	return t_symlink_gid(f, dfid, name, target, 0);
 }
 
 static int t_readlink(struct fx *f, uint32_t fid, char *target)
@@ -488,8 +533,8 @@ static int t_link(struct fx *f, uint32_t dfid, uint32_t fid, const char *name)
 	return rc_of(f, send_msg(f, m));
 }
 
-static int t_mknod(struct fx *f, uint32_t dfid, const char *name, uint32_t mode, uint32_t major,
-		   uint32_t minor)
+static int t_mknod_gid(struct fx *f, uint32_t dfid, const char *name, uint32_t mode,
+		       uint32_t major, uint32_t minor, uint32_t gid, struct p9_qid *qid)
 {
 	struct msg *m = m_new(f, P9_TMKNOD);
 	m_u32(m, dfid);
@@ -497,13 +542,21 @@ static int t_mknod(struct fx *f, uint32_t dfid, const char *name, uint32_t mode,
 	m_u32(m, mode);
 	m_u32(m, major);
 	m_u32(m, minor);
-	m_u32(m, 0);
+	m_u32(m, gid);
 	int rc = send_msg(f, m);
 	if (rc < 0)
 		return rc;
-	get_qid(&f->r);
+	struct p9_qid q = get_qid(&f->r);
+	if (qid)
+		*qid = q;
 	reply_done(f);
 	return 0;
+}
+
+static int t_mknod(struct fx *f, uint32_t dfid, const char *name, uint32_t mode, uint32_t major,
+		   uint32_t minor)
+{
+	return t_mknod_gid(f, dfid, name, mode, major, minor, 0, NULL);
 }
 
 static int t_remove(struct fx *f, uint32_t fid)
@@ -521,21 +574,131 @@ static int t_fsync(struct fx *f, uint32_t fid)
 	return rc_of(f, send_msg(f, m));
 }
 
-static int t_setattr(struct fx *f, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size,
-		     uint64_t mtime_sec)
+static int t_setattr_all(struct fx *f, uint32_t fid, uint32_t valid, uint32_t mode, uint32_t uid,
+			 uint32_t gid, uint64_t size, uint64_t mtime_sec)
 {
 	struct msg *m = m_new(f, P9_TSETATTR);
 	m_u32(m, fid);
 	m_u32(m, valid);
 	m_u32(m, mode);
-	m_u32(m, 0);    /* uid */
-	m_u32(m, 0);    /* gid */
+	m_u32(m, uid);
+	m_u32(m, gid);
 	m_u64(m, size);
 	m_u64(m, 0);    /* atime */
 	m_u64(m, 0);
 	m_u64(m, mtime_sec);
 	m_u64(m, 0);
 	return rc_of(f, send_msg(f, m));
+}
+
+static int t_setattr(struct fx *f, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size,
+		     uint64_t mtime_sec)
+{
+	return t_setattr_all(f, fid, valid, mode, 0, 0, size, mtime_sec);
+}
+
+/* chmod (mode != -1) and chown (uid, gid != -1), as Linux sends them. */
+static int t_chmod_chown(struct fx *f, uint32_t fid, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	uint32_t valid = (mode != (uint32_t)-1 ? P9_ATTR_MODE : 0) |
+			 (uid != (uint32_t)-1 ? P9_ATTR_UID : 0) |
+			 (gid != (uint32_t)-1 ? P9_ATTR_GID : 0);
+	return t_setattr_all(f, fid, valid | P9_ATTR_CTIME, mode, uid, gid, 0, 0);
+}
+
+/* getxattr: the value's size (value copied to buf, at most cap bytes) or -errno. */
+static long t_xattr_get(struct fx *f, uint32_t fid, const char *name, void *buf, size_t cap)
+{
+	const uint32_t xfid = 900;
+	struct msg *m = m_new(f, P9_TXATTRWALK);
+	m_u32(m, fid);
+	m_u32(m, xfid);
+	m_str(m, name);
+	int rc = send_msg(f, m);
+	if (rc < 0)
+		return rc;
+	uint64_t size = p9_get64(&f->r);
+	reply_done(f);
+	uint8_t *all = malloc(size + 1);
+	assert_non_null(all);
+	uint64_t got = 0;
+	while (got < size) {
+		long n = t_read(f, xfid, got, 1000, all + got); /* in pieces, as a small msize would */
+		assert_true(n > 0);
+		got += (uint64_t)n;
+	}
+	assert_int_equal(t_read(f, xfid, size, 100, NULL), 0);
+	assert_int_equal(t_clunk(f, xfid), 0);
+	memcpy(buf, all, size < cap ? size : cap);
+	free(all);
+	return (long)size;
+}
+
+/* listxattr into buf (NUL-separated names, NUL terminated at the end); the size or -errno. */
+static long t_xattr_list(struct fx *f, uint32_t fid, char *buf, size_t cap)
+{
+	long n = t_xattr_get(f, fid, "", buf, cap - 1);
+	if (n >= 0)
+		buf[(size_t)n < cap - 1 ? (size_t)n : cap - 1] = '\0';
+	return n;
+}
+
+static bool in_list(const char *list, size_t len, const char *name)
+{
+	for (size_t pos = 0; pos < len; pos += strlen(list + pos) + 1)
+		if (!strcmp(list + pos, name))
+			return true;
+	return false;
+}
+
+/*
+ * setxattr as Linux does it: Txattrcreate on a clone of fid, Twrite the
+ * value in pieces, Tclunk (whose reply says whether it was set).  A NULL
+ * value with XATTR_REPLACE is removexattr.
+ */
+static int t_xattr_set(struct fx *f, uint32_t fid, const char *name, const void *value,
+		       size_t len, uint32_t flags)
+{
+	const uint32_t xfid = 901;
+	assert_int_equal(t_walk(f, fid, xfid, 0, NULL, NULL), 0);
+	struct msg *m = m_new(f, P9_TXATTRCREATE);
+	m_u32(m, xfid);
+	m_str(m, name);
+	m_u64(m, len);
+	m_u32(m, flags);
+	int rc = send_msg(f, m);
+	if (rc < 0) {
+		assert_int_equal(t_clunk(f, xfid), 0);
+		return rc;
+	}
+	reply_done(f);
+	for (size_t done = 0; done < len;) {
+		uint32_t piece = len - done < 700 ? (uint32_t)(len - done) : 700;
+		long n = t_write(f, xfid, done, (const uint8_t *)value + done, piece);
+		assert_int_equal(n, piece);
+		done += piece;
+	}
+	return t_clunk(f, xfid);
+}
+
+/* The host's raw attribute on a path in the share: its size (value in buf) or -errno. */
+static long host_getxattr(struct fx *f, const char *rel, const char *name, void *buf, size_t cap)
+{
+	ssize_t n = lgetxattr(hpath(f, rel), name, buf, cap);
+	return n < 0 ? -errno : n;
+}
+
+static uint32_t host_xattr_le32(struct fx *f, const char *rel, const char *name)
+{
+	uint8_t b[4];
+	assert_int_equal(host_getxattr(f, rel, name, b, sizeof(b)), 4);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void host_set_le32(struct fx *f, const char *rel, const char *name, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	assert_int_equal(lsetxattr(hpath(f, rel), name, b, sizeof(b), 0), 0);
 }
 
 /* Calls fn for every entry; returns the reply's byte count or -errno; *last = last offset. */
@@ -988,7 +1151,7 @@ static void setattr_truncate_mode_times(void **state)
 	assert_int_equal(t_setattr(f, 2, P9_ATTR_SIZE, 0, 3, 0), 0);
 	assert_int_equal(lstat(hpath(f, "t"), &st), 0);
 	assert_int_equal(st.st_size, 3);
-	assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE, 04600, 0, 0), 0); /* setuid dropped */
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE, 0600, 0, 0), 0);
 	assert_int_equal(lstat(hpath(f, "t"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(t_setattr(f, 2, P9_ATTR_MTIME | P9_ATTR_MTIME_SET, 0, 0, 1000000), 0);
@@ -1087,12 +1250,22 @@ static void xattr_lock_flush(void **state)
 	assert_int_equal(send_msg(f, m), -ENODATA);
 	assert_int_equal(t_clunk(f, 2), -EBADF);
 
+	/* Txattrcreate makes its fid an xattr fid: nothing else works on it but Twrite and Tclunk. */
+	assert_int_equal(t_walk1(f, ROOT, 2, ".", NULL), 0);
 	m = m_new(f, P9_TXATTRCREATE);
-	m_u32(m, ROOT);
+	m_u32(m, 2);
 	m_str(m, "user.comment");
 	m_u64(m, 5);
 	m_u32(m, 0);
-	assert_int_equal(send_msg(f, m), -EOPNOTSUPP);
+	assert_int_equal(send_msg(f, m), P9_RXATTRCREATE);
+	reply_done(f);
+	struct attr a;
+	assert_int_equal(t_getattr(f, 2, &a), -EINVAL);
+	assert_int_equal(t_walk1(f, 2, 3, ".", NULL), -EINVAL);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), -EINVAL);
+	assert_int_equal(t_read(f, 2, 0, 10, NULL), -EBADF);
+	assert_int_equal(t_write(f, 2, 0, "hello", 5), 5);
+	assert_int_equal(t_clunk(f, 2), 0);
 
 	m = m_new(f, P9_TLOCK);
 	m_u32(m, ROOT);
@@ -1129,6 +1302,626 @@ static void xattr_lock_flush(void **state)
 	assert_int_equal(send_msg(f, m), P9_RFLUSH);
 	reply_done(f);
 	fx_free(f);
+}
+
+/* ---- ownership: own=mapped (registered with use_mapped) and own=host ---------------- */
+
+static void assert_host_plain(struct fx *f, const char *rel, mode_t host_mode)
+{
+	struct stat st;
+	assert_int_equal(lstat(hpath(f, rel), &st), 0);
+	assert_int_equal(st.st_uid, getuid()); /* never chowned on the host */
+	assert_int_equal(st.st_mode & 07777, host_mode);
+}
+
+/* New objects: the creating user's uid (its Tattach), the request's gid, the whole mode. */
+static void mapped_create_owner_mode(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct p9_qid q;
+	struct attr a;
+	uint8_t raw[8];
+
+	session(f);                                        /* ROOT: uid 0 */
+	assert_int_equal(t_attach_as(f, 10, 1000, NULL), 0); /* user 1000's own tree */
+	assert_int_equal(t_walk1(f, 10, 2, ".", NULL), 0);
+	assert_int_equal(t_lcreate_gid(f, 2, "prog", P9_DOTL_RDWR, S_IFREG | 04755, 100, &q), 0);
+	assert_int_equal(q.type, P9_QTFILE);
+	assert_int_equal(t_write(f, 2, 0, "#!", 2), 2);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(a.gid, 100);
+	assert_int_equal(a.mode, S_IFREG | 04755); /* setuid kept for the guest */
+	assert_int_equal(a.size, 2);
+	/* The host file: ours, 0700 (executable to the guest), never setuid. */
+	assert_host_plain(f, "prog", 0700);
+	/* QEMU's encoding: 4 bytes little endian, the mode with its type. */
+	assert_int_equal(host_getxattr(f, "prog", "user.virtfs.uid", raw, sizeof(raw)), 4);
+	assert_memory_equal(raw, "\xe8\x03\x00\x00", 4);
+	assert_int_equal(host_xattr_le32(f, "prog", "user.virtfs.gid"), 100);
+	assert_int_equal(host_xattr_le32(f, "prog", "user.virtfs.mode"), S_IFREG | 04755);
+	assert_int_equal(host_getxattr(f, "prog", "user.virtfs.rdev", raw, sizeof(raw)), -ENODATA);
+	/* A fresh walk sees the same. */
+	assert_int_equal(t_walk1(f, ROOT, 3, "prog", &q), 0);
+	assert_int_equal(q.type, P9_QTFILE);
+	assert_int_equal(t_getattr(f, 3, &a), 0);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(a.mode, S_IFREG | 04755);
+
+	/* Not executable: 0600 on the host. */
+	assert_int_equal(t_walk1(f, 10, 4, ".", NULL), 0);
+	assert_int_equal(t_lcreate_gid(f, 4, "data", P9_DOTL_WRONLY, 0444, 100, NULL), 0);
+	assert_int_equal(t_write(f, 4, 0, "x", 1), 1); /* the guest checked its permissions */
+	assert_host_plain(f, "data", 0600);
+
+	/* Directories: sticky and setgid kept, 0700 on the host; the creator's uid goes down walks. */
+	assert_int_equal(t_mkdir_gid(f, 10, "dir", 03777, 50), 0);
+	assert_host_plain(f, "dir", 0700);
+	assert_int_equal(t_walk1(f, 10, 5, "dir", &q), 0);
+	assert_int_equal(q.type, P9_QTDIR);
+	assert_int_equal(t_getattr(f, 5, &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 03777);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(a.gid, 50);
+	assert_int_equal(t_lcreate_gid(f, 5, "inner", P9_DOTL_WRONLY, 0640, 50, NULL), 0);
+	assert_int_equal(host_xattr_le32(f, "dir/inner", "user.virtfs.uid"), 1000);
+	/* Root's fid makes root's files. */
+	assert_int_equal(t_mkdir_gid(f, ROOT, "rootdir", 0755, 0), 0);
+	assert_int_equal(host_xattr_le32(f, "rootdir", "user.virtfs.uid"), 0);
+	/* Opening an existing file (no O_EXCL) leaves its owner alone. */
+	assert_int_equal(t_walk1(f, ROOT, 6, ".", NULL), 0);
+	assert_int_equal(t_lcreate_gid(f, 6, "data", P9_DOTL_RDONLY, 0600, 0, NULL), 0);
+	assert_int_equal(t_getattr(f, 6, &a), 0);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(a.mode, S_IFREG | 0444);
+	fx_free(f);
+}
+
+/* chown and chmod without CAP_CHOWN: the attributes change, the host file stays ours. */
+static void mapped_chown_chmod(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct attr a;
+	struct stat st;
+
+	host_write(hpath(f, "plain"), "x");
+	assert_int_equal(chmod(hpath(f, "plain"), 0640), 0);
+	assert_int_equal(mkdir(hpath(f, "tmp"), 0755), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "plain", NULL), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, 0); /* no attributes yet: root's, with the host's mode */
+	assert_int_equal(a.gid, 0);
+	assert_int_equal(a.mode, S_IFREG | 0640);
+
+	assert_int_equal(t_chmod_chown(f, 2, (uint32_t)-1, 1234, 5678), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, 1234);
+	assert_int_equal(a.gid, 5678);
+	assert_int_equal(a.mode, S_IFREG | 0640);
+	assert_host_plain(f, "plain", 0640); /* untouched until a chmod */
+
+	assert_int_equal(t_chmod_chown(f, 2, S_IFREG | 06755, (uint32_t)-1, (uint32_t)-1), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 06755);
+	assert_int_equal(a.uid, 1234);
+	assert_host_plain(f, "plain", 0700);
+	/* A mode without its type keeps the file's type. */
+	assert_int_equal(t_chmod_chown(f, 2, 0644, 42, (uint32_t)-1), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0644);
+	assert_int_equal(a.uid, 42);
+	assert_int_equal(a.gid, 5678);
+	assert_host_plain(f, "plain", 0600);
+	/* chown with the setuid bits killed in the same request, as Linux sends it. */
+	assert_int_equal(t_chmod_chown(f, 2, S_IFREG | 04711, (uint32_t)-1, (uint32_t)-1), 0);
+	assert_int_equal(t_chmod_chown(f, 2, S_IFREG | 0711, 7, 7), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0711);
+	assert_int_equal(a.uid, 7);
+
+	/* A directory: sticky for the guest, nothing on the host. */
+	assert_int_equal(t_walk1(f, ROOT, 3, "tmp", NULL), 0);
+	assert_int_equal(t_chmod_chown(f, 3, S_IFDIR | 01777, 0, 0), 0);
+	assert_int_equal(t_getattr(f, 3, &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 01777);
+	assert_int_equal(lstat(hpath(f, "tmp"), &st), 0);
+	assert_int_equal(st.st_mode & 07000, 0);
+	/* The times still work, and the root too. */
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MTIME | P9_ATTR_MTIME_SET, 0, 0, 1000000), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.mtime_sec, 1000000);
+	assert_int_equal(t_chmod_chown(f, ROOT, S_IFDIR | 0755, 0, 0), 0);
+	assert_int_equal(t_getattr(f, ROOT, &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 0755);
+	fx_free(f);
+}
+
+/* Device nodes, fifos, sockets: empty host regular files that the attributes make special. */
+static void mapped_special_files(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	static const struct {
+		const char *name;
+		uint32_t mode, major, minor, gid;
+	} kinds[] = {
+		{ "null", S_IFCHR | 0666, 1, 3, 0 },
+		{ "sda", S_IFBLK | 0660, 8, 0, 6 },
+		{ "fifo", S_IFIFO | 0644, 0, 0, 0 },
+		{ "sock", S_IFSOCK | 0755, 0, 0, 0 },
+		{ "big", S_IFCHR | 0600, 4095, 1048575, 0 }, /* the largest Linux numbers */
+	};
+	struct p9_qid q;
+	struct attr a;
+	struct stat st;
+	uint8_t raw[8];
+
+	session(f);
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		assert_int_equal(t_mknod_gid(f, ROOT, kinds[i].name, kinds[i].mode, kinds[i].major,
+					     kinds[i].minor, kinds[i].gid, &q), 0);
+		assert_int_equal(q.type, P9_QTFILE);
+		assert_int_equal(lstat(hpath(f, kinds[i].name), &st), 0);
+		assert_true(S_ISREG(st.st_mode)); /* never a host device, fifo or socket */
+		assert_int_equal(st.st_size, 0);
+		assert_host_plain(f, kinds[i].name, 0600);
+		uint32_t fid = 20 + i;
+		assert_int_equal(t_walk1(f, ROOT, fid, kinds[i].name, NULL), 0);
+		assert_int_equal(t_getattr(f, fid, &a), 0);
+		assert_int_equal(a.mode, kinds[i].mode);
+		assert_int_equal(a.gid, kinds[i].gid);
+		bool dev = S_ISCHR(kinds[i].mode) || S_ISBLK(kinds[i].mode);
+		assert_int_equal(a.rdev, dev ? makedev(kinds[i].major, kinds[i].minor) : 0);
+		/* Never opened, truncated or created over by the server. */
+		assert_int_equal(t_lopen(f, fid, P9_DOTL_RDONLY), -EPERM);
+		assert_int_equal(t_setattr(f, fid, P9_ATTR_SIZE, 0, 0, 0), -EPERM);
+		assert_int_equal(t_lcreate(f, ROOT, kinds[i].name, P9_DOTL_RDONLY, 0644, NULL), -EPERM);
+		/* (ROOT is still the root: those failed before it changed.) */
+	}
+	assert_int_equal(host_getxattr(f, "null", "user.virtfs.rdev", raw, sizeof(raw)), 8);
+	uint64_t rdev = 0;
+	for (int i = 7; i >= 0; i--)
+		rdev = rdev << 8 | raw[i];
+	assert_int_equal(rdev, makedev(1, 3));
+	assert_int_equal(host_getxattr(f, "fifo", "user.virtfs.rdev", raw, sizeof(raw)), -ENODATA);
+	/* mknod of a directory, a symlink or junk: EINVAL, as mknod(2). */
+	assert_int_equal(t_mknod(f, ROOT, "d", S_IFDIR | 0755, 0, 0), -EINVAL);
+	assert_int_equal(t_mknod(f, ROOT, "l", S_IFLNK | 0777, 0, 0), -EINVAL);
+	assert_false(host_exists(hpath(f, "d")));
+	/* A zero type is a regular file. */
+	assert_int_equal(t_mknod(f, ROOT, "reg", 0640, 0, 0), 0);
+	assert_int_equal(host_xattr_le32(f, "reg", "user.virtfs.mode"), S_IFREG | 0640);
+	/* chmod keeps the type; unlink works as for any file. */
+	assert_int_equal(t_chmod_chown(f, 22, S_IFIFO | 0600, 1, 1), 0);
+	assert_int_equal(t_getattr(f, 22, &a), 0);
+	assert_int_equal(a.mode, S_IFIFO | 0600);
+	assert_int_equal(t_unlinkat(f, ROOT, "sock", 0), 0);
+	assert_false(host_exists(hpath(f, "sock")));
+
+	/* A tree QEMU made: a regular file whose attributes say it is a symlink. */
+	host_write(hpath(f, "qlink"), "../target");
+	host_set_le32(f, "qlink", "user.virtfs.mode", S_IFLNK | 0777);
+	host_set_le32(f, "qlink", "user.virtfs.uid", 7);
+	host_set_le32(f, "qlink", "user.virtfs.gid", 8);
+	assert_int_equal(t_walk1(f, ROOT, 40, "qlink", &q), 0);
+	assert_int_equal(q.type, P9_QTSYMLINK);
+	assert_int_equal(t_getattr(f, 40, &a), 0);
+	assert_int_equal(a.mode, S_IFLNK | 0777);
+	assert_int_equal(a.uid, 7);
+	assert_int_equal(a.gid, 8);
+	assert_int_equal(a.size, 9);
+	char target[PATH_MAX];
+	assert_int_equal(t_readlink(f, 40, target), 0);
+	assert_string_equal(target, "../target");
+	/* Junk in the attributes: a host file stays a file, a wrong size is no attribute. */
+	host_write(hpath(f, "junk"), "");
+	host_set_le32(f, "junk", "user.virtfs.mode", S_IFDIR | 0755);
+	assert_int_equal(lsetxattr(hpath(f, "junk"), "user.virtfs.uid", "\x01", 1, 0), 0);
+	assert_int_equal(t_walk1(f, ROOT, 41, "junk", &q), 0);
+	assert_int_equal(q.type, P9_QTFILE);
+	assert_int_equal(t_getattr(f, 41, &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0755);
+	assert_int_equal(a.uid, 0);
+	fx_free(f);
+}
+
+static void collect_type(void *ctx, const char *name, uint8_t type)
+{
+	if (!strcmp(name, "fifo"))
+		*(uint8_t *)ctx = type;
+}
+
+/* Readdir cannot tell a mapped fifo from a file without the attributes: DT_UNKNOWN, as QEMU. */
+static void mapped_readdir_types(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	uint8_t type = 0xff;
+	uint64_t last = 0;
+
+	session(f);
+	assert_int_equal(t_mknod(f, ROOT, "fifo", S_IFIFO | 0644, 0, 0), 0);
+	assert_int_equal(t_walk1(f, ROOT, 2, ".", NULL), 0);
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), 0);
+	assert_true(t_readdir(f, 2, 0, 8192, collect_type, &type, &last) > 0);
+	assert_int_equal(type, DT_UNKNOWN);
+	fx_free(f);
+}
+
+/* Symlinks are files holding the target (QEMU's layout), so they can have an owner. */
+static void mapped_symlinks(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct p9_qid q;
+	struct attr a;
+	char target[PATH_MAX], host[64];
+
+	session(f);
+	assert_int_equal(t_attach_as(f, 10, 1000, NULL), 0);
+	assert_int_equal(t_symlink_gid(f, 10, "link", "/etc/passwd", 1000), 0);
+	struct stat st;
+	assert_int_equal(lstat(hpath(f, "link"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_host_plain(f, "link", 0600);
+	assert_int_equal(host_read(hpath(f, "link"), host, sizeof(host)), 11);
+	assert_string_equal(host, "/etc/passwd");
+	assert_int_equal(t_walk1(f, ROOT, 2, "link", &q), 0);
+	assert_int_equal(q.type, P9_QTSYMLINK);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.mode, S_IFLNK | 0777);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(a.gid, 1000);
+	assert_int_equal(a.size, 11);
+	assert_int_equal(t_readlink(f, 2, target), 0);
+	assert_string_equal(target, "/etc/passwd");
+	/* Never opened or walked through by the server; no lchmod; lchown works. */
+	assert_int_equal(t_lopen(f, 2, P9_DOTL_RDONLY), -ELOOP);
+	assert_int_equal(t_walk1(f, 2, 3, "x", NULL), -ENOTDIR);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE, S_IFLNK | 0700, 0, 0), -EOPNOTSUPP);
+	assert_int_equal(t_lcreate(f, ROOT, "link", P9_DOTL_RDONLY, 0644, NULL), -ELOOP);
+	assert_int_equal(t_lcreate(f, ROOT, "link", P9_DOTL_WRONLY | P9_DOTL_TRUNC, 0644, NULL), -ELOOP);
+	assert_int_equal(host_read(hpath(f, "link"), host, sizeof(host)), 11); /* not emptied */
+	assert_int_equal(t_chmod_chown(f, 2, (uint32_t)-1, 0, 0), 0);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, 0);
+	/* A hard link is the same object. */
+	assert_int_equal(t_link(f, ROOT, 2, "link2"), 0);
+	assert_int_equal(t_walk1(f, ROOT, 4, "link2", &q), 0);
+	assert_int_equal(q.type, P9_QTSYMLINK);
+
+	/* A host symlink from the tree: root's, and it cannot hold another owner. */
+	assert_int_equal(symlink("target", hpath(f, "hostlink")), 0);
+	assert_int_equal(t_walk1(f, ROOT, 5, "hostlink", &q), 0);
+	assert_int_equal(q.type, P9_QTSYMLINK);
+	assert_int_equal(t_getattr(f, 5, &a), 0);
+	assert_true(S_ISLNK(a.mode));
+	assert_int_equal(a.uid, 0);
+	assert_int_equal(t_readlink(f, 5, target), 0);
+	assert_string_equal(target, "target");
+	assert_int_equal(t_chmod_chown(f, 5, (uint32_t)-1, 0, 0), 0); /* what it is already */
+	assert_int_equal(t_chmod_chown(f, 5, (uint32_t)-1, 1000, (uint32_t)-1), -EPERM);
+	fx_free(f);
+}
+
+/* A tree made on the host without the attributes (debootstrap as root, say) reads as root's. */
+static void mapped_tree_without_attributes(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct attr a;
+	bool root = getuid() == 0;
+
+	assert_int_equal(mkdir(hpath(f, "etc"), 0751), 0);
+	host_write(hpath(f, "etc/shadow"), "root:*:");
+	assert_int_equal(chmod(hpath(f, "etc/shadow"), 0640), 0);
+	if (root)
+		assert_int_equal(lchown(hpath(f, "etc/shadow"), 4321, 42), 0);
+	assert_int_equal(symlink("shadow", hpath(f, "etc/link")), 0);
+	assert_int_equal(mkfifo(hpath(f, "etc/fifo"), 0), 0);
+	assert_int_equal(chmod(hpath(f, "etc/fifo"), 0620), 0);
+	session(f);
+	const char *shadow[] = { "etc", "shadow" };
+	assert_int_equal(t_walk(f, ROOT, 2, 2, shadow, NULL), 2);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, 0);
+	assert_int_equal(a.gid, 0);
+	assert_int_equal(a.mode, S_IFREG | 0640);
+	assert_int_equal(t_walk1(f, ROOT, 3, "etc", NULL), 0);
+	assert_int_equal(t_getattr(f, 3, &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 0751);
+	assert_int_equal(a.uid, 0);
+	const char *fifo[] = { "etc", "fifo" };
+	assert_int_equal(t_walk(f, ROOT, 4, 2, fifo, NULL), 2);
+	assert_int_equal(t_getattr(f, 4, &a), 0);
+	assert_int_equal(a.mode, S_IFIFO | 0620);
+	assert_int_equal(a.uid, 0);
+	assert_int_equal(t_lopen(f, 4, P9_DOTL_RDONLY), -EPERM);
+	/* The same tree with own=host: the host's owner. */
+	p9_server_destroy(&f->srv);
+	assert_int_equal(p9_server_init(&f->srv, f->share, false, P9_OWN_HOST), 0);
+	session(f);
+	assert_int_equal(t_walk(f, ROOT, 2, 2, shadow, NULL), 2);
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, root ? 4321 : getuid());
+	fx_free(f);
+}
+
+/* own=host: setuid, setgid and sticky are refused, not dropped quietly. */
+static void host_refuses_special_bits(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	struct stat st;
+	struct attr a;
+
+	host_write(hpath(f, "f"), "x");
+	assert_int_equal(chmod(hpath(f, "f"), 0644), 0);
+	assert_int_equal(mkdir(hpath(f, "d"), 0755), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "f", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 3, "d", NULL), 0);
+	static const uint32_t file_modes[] = { S_IFREG | 04755, S_IFREG | 02755, S_IFREG | 01644 };
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE, file_modes[i], 0, 0), -EPERM);
+	assert_int_equal(t_setattr(f, 3, P9_ATTR_MODE, S_IFDIR | 01777, 0, 0), -EPERM);
+	assert_int_equal(t_setattr(f, 3, P9_ATTR_MODE, S_IFDIR | 02775, 0, 0), -EPERM);
+	assert_int_equal(lstat(hpath(f, "f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644); /* nothing changed */
+	assert_int_equal(lstat(hpath(f, "d"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	/* Nothing else in a refused request happened either. */
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE | P9_ATTR_SIZE, S_IFREG | 04644, 0, 0), -EPERM);
+	assert_int_equal(lstat(hpath(f, "f"), &st), 0);
+	assert_int_equal(st.st_size, 1);
+	assert_int_equal(t_setattr(f, 2, P9_ATTR_MODE, S_IFREG | 0755, 0, 0), 0);
+	assert_int_equal(lstat(hpath(f, "f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	/* The guest sees the host's owners. */
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, getuid());
+	assert_int_equal(a.gid, getgid());
+	/* chown: what the host lets ember do (root: really; anyone else: only to itself). */
+	int rc = t_chmod_chown(f, 2, (uint32_t)-1, 4321, (uint32_t)-1);
+	assert_int_equal(lstat(hpath(f, "f"), &st), 0);
+	if (getuid() == 0) {
+		assert_int_equal(rc, 0);
+		assert_int_equal(st.st_uid, 4321);
+	} else {
+		assert_int_equal(rc, -EPERM);
+		assert_int_equal(st.st_uid, getuid());
+	}
+	/* A new directory in a setgid one (Linux passes S_ISGID on): made, without it. */
+	assert_int_equal(t_mkdir(f, ROOT, "sg", 02775), 0);
+	assert_int_equal(lstat(hpath(f, "sg"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0775);
+	fx_free(f);
+}
+
+/* user.* and security.* through 9p, on either model (registered twice). */
+static void xattr_round_trip(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	char buf[8192], list[1024];
+	uint8_t cap[20];
+
+	host_write(hpath(f, "f"), "x");
+	assert_int_equal(mkdir(hpath(f, "d"), 0755), 0);
+	assert_int_equal(symlink("f", hpath(f, "sl")), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "f", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 3, "d", NULL), 0);
+	assert_int_equal(t_walk1(f, ROOT, 4, "sl", NULL), 0);
+
+	assert_int_equal(t_xattr_set(f, 2, "user.comment", "hello", 5, 0), 0);
+	assert_int_equal(host_getxattr(f, "f", "user.comment", buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(t_xattr_get(f, 2, "user.comment", buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	/* A value in many pieces each way (ext4 keeps at most a block's worth). */
+	char big[3000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7);
+	assert_int_equal(t_xattr_set(f, 3, "user.big", big, sizeof(big), 0), 0);
+	assert_int_equal(t_xattr_get(f, 3, "user.big", buf, sizeof(buf)), sizeof(big));
+	assert_memory_equal(buf, big, sizeof(big));
+	/* Flags, empty values, removal; errors come back in Rclunk. */
+	assert_int_equal(t_xattr_set(f, 2, "user.comment", "x", 1, XATTR_CREATE), -EEXIST);
+	assert_int_equal(t_xattr_set(f, 2, "user.none", "x", 1, XATTR_REPLACE), -ENODATA);
+	assert_int_equal(t_xattr_set(f, 2, "user.empty", "", 0, 0), 0);
+	assert_int_equal(host_getxattr(f, "f", "user.empty", buf, sizeof(buf)), 0);
+	assert_int_equal(t_xattr_get(f, 2, "user.empty", buf, sizeof(buf)), 0);
+	assert_int_equal(t_xattr_set(f, 2, "user.empty", NULL, 0, XATTR_REPLACE), 0);
+	assert_int_equal(t_xattr_get(f, 2, "user.empty", buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(t_xattr_set(f, 2, "user.empty", NULL, 0, XATTR_REPLACE), -ENODATA);
+
+	/* setcap: the guest's capability is kept in the user namespace, never as a host one. */
+	memset(cap, 0, sizeof(cap));
+	cap[0] = 0x01;
+	cap[3] = 0x02; /* VFS_CAP_REVISION_2 */
+	cap[4] = 0x00;
+	cap[5] = 0x04; /* cap_net_bind_service (10) permitted */
+	assert_int_equal(t_xattr_set(f, 2, "security.capability", cap, sizeof(cap), 0), 0);
+	assert_int_equal(host_getxattr(f, "f", "security.capability", buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(host_getxattr(f, "f", "user.virtfs.security.capability", buf, sizeof(buf)),
+			 sizeof(cap));
+	assert_int_equal(t_xattr_get(f, 2, "security.capability", buf, sizeof(buf)), sizeof(cap));
+	assert_memory_equal(buf, cap, sizeof(cap));
+
+	long n = t_xattr_list(f, 2, list, sizeof(list));
+	assert_true(n > 0);
+	assert_true(in_list(list, (size_t)n, "user.comment"));
+	assert_true(in_list(list, (size_t)n, "security.capability"));
+	for (size_t pos = 0; pos < (size_t)n; pos += strlen(list + pos) + 1)
+		assert_null(strstr(list + pos, "virtfs"));
+	assert_int_equal(t_xattr_list(f, 3, list, sizeof(list)), (long)sizeof("user.big"));
+	assert_string_equal(list, "user.big");
+
+	/* Namespaces the server does not keep, and names that cannot be. */
+	assert_int_equal(t_xattr_set(f, 2, "trusted.x", "1", 1, 0), -EOPNOTSUPP);
+	assert_int_equal(t_xattr_get(f, 2, "trusted.x", buf, sizeof(buf)), -EOPNOTSUPP);
+	assert_int_equal(t_xattr_set(f, 2, "system.posix_acl_access", "1", 1, 0), -EOPNOTSUPP);
+	assert_int_equal(t_xattr_set(f, 2, "user.", "1", 1, 0), -EINVAL);
+	assert_int_equal(t_xattr_set(f, 2, "security.", "1", 1, 0), -EINVAL);
+	char longname[300];
+	memset(longname, 'n', sizeof(longname) - 1);
+	memcpy(longname, "user.", 5);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(t_xattr_set(f, 2, longname, "1", 1, 0), -ERANGE);
+	assert_int_equal(t_xattr_get(f, 2, longname, buf, sizeof(buf)), -ERANGE);
+	/* A host symlink holds none. */
+	assert_int_equal(t_xattr_get(f, 4, "user.comment", buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(t_xattr_set(f, 4, "user.comment", "x", 1, 0), -EPERM);
+	assert_int_equal(t_xattr_set(f, 4, "security.selinux", "x", 1, 0), -EPERM);
+	assert_int_equal(t_xattr_list(f, 4, list, sizeof(list)), 0);
+	fx_free(f);
+}
+
+/* The server's own user.virtfs.* attributes: never seen, never touched by the guest. */
+static void xattr_bookkeeping_hidden(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	char buf[256], list[1024];
+
+	host_write(hpath(f, "f"), "x");
+	host_set_le32(f, "f", "user.virtfs.uid", 5);
+	assert_int_equal(lsetxattr(hpath(f, "f"), "user.other", "o", 1, 0), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "f", NULL), 0);
+	if (fixture_own == P9_OWN_MAPPED)
+		assert_int_equal(t_chmod_chown(f, 2, S_IFREG | 0640, 6, 6), 0);
+	static const char *const ours[] = { "user.virtfs.uid", "user.virtfs.gid", "user.virtfs.mode",
+					    "user.virtfs.rdev", "user.virtfs.security.capability",
+					    "user.virtfs.anything" };
+	for (unsigned i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+		assert_int_equal(t_xattr_get(f, 2, ours[i], buf, sizeof(buf)), -ENODATA);
+		assert_int_equal(t_xattr_set(f, 2, ours[i], "\1\0\0\0", 4, 0), -EPERM);
+		assert_int_equal(t_xattr_set(f, 2, ours[i], NULL, 0, XATTR_REPLACE), -EPERM);
+	}
+	long n = t_xattr_list(f, 2, list, sizeof(list));
+	assert_int_equal(n, (long)sizeof("user.other"));
+	assert_string_equal(list, "user.other");
+	/* Untouched on the host, and what the guest sees of the owner is unchanged. */
+	assert_int_equal(host_xattr_le32(f, "f", "user.virtfs.uid"), fixture_own == P9_OWN_MAPPED ? 6 : 5);
+	struct attr a;
+	assert_int_equal(t_getattr(f, 2, &a), 0);
+	assert_int_equal(a.uid, fixture_own == P9_OWN_MAPPED ? 6 : getuid());
+	fx_free(f);
+}
+
+/* Txattrcreate / Twrite / Tclunk misuse, read-only shares, the memory budget. */
+static void xattr_protocol_errors(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(false);
+	char buf[64];
+	struct msg *m;
+
+	host_write(hpath(f, "f"), "x");
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "f", NULL), 0);
+	/* Less written than announced: EINVAL at the clunk, nothing set. */
+	m = m_new(f, P9_TXATTRCREATE);
+	m_u32(m, 2);
+	m_str(m, "user.part");
+	m_u64(m, 10);
+	m_u32(m, 0);
+	assert_int_equal(send_msg(f, m), P9_RXATTRCREATE);
+	assert_int_equal(t_write(f, 2, 1, "abc", 3), -EINVAL); /* out of order */
+	assert_int_equal(t_write(f, 2, 0, "abcde", 5), 5);
+	assert_int_equal(t_write(f, 2, 5, "0123456789", 10), -ENOSPC); /* past what was announced */
+	assert_int_equal(t_xattr_set(f, ROOT, "user.x", "1", 1, 0), 0); /* other fids carry on */
+	assert_int_equal(t_clunk(f, 2), -EINVAL);
+	assert_int_equal(host_getxattr(f, "f", "user.part", buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(t_clunk(f, 2), -EBADF);
+	/* Too big, bad flags, a fid that is an xattr fid already. */
+	assert_int_equal(t_walk1(f, ROOT, 2, "f", NULL), 0);
+	m = m_new(f, P9_TXATTRCREATE);
+	m_u32(m, 2);
+	m_str(m, "user.big");
+	m_u64(m, 65537);
+	m_u32(m, 0);
+	assert_int_equal(send_msg(f, m), -E2BIG);
+	m = m_new(f, P9_TXATTRCREATE);
+	m_u32(m, 2);
+	m_str(m, "user.flags");
+	m_u64(m, 1);
+	m_u32(m, 4);
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	m = m_new(f, P9_TXATTRWALK);
+	m_u32(m, 2);
+	m_u32(m, 3);
+	m_str(m, "");
+	assert_int_equal(send_msg(f, m), P9_RXATTRWALK);
+	m = m_new(f, P9_TXATTRWALK);
+	m_u32(m, 3);
+	m_u32(m, 4);
+	m_str(m, "");
+	assert_int_equal(send_msg(f, m), -EINVAL);
+	assert_int_equal(t_write(f, 3, 0, "x", 1), -EBADF); /* a value read is not written */
+	assert_int_equal(t_clunk(f, 3), 0);
+
+	/* The budget: xattr fids announcing 64 KiB values each, until it says ENOMEM. */
+	uint32_t fid = 100;
+	int rc;
+	for (;; fid++) {
+		assert_int_equal(t_walk1(f, ROOT, fid, "f", NULL), 0);
+		m = m_new(f, P9_TXATTRCREATE);
+		m_u32(m, fid);
+		m_str(m, "user.fat");
+		m_u64(m, 65536);
+		m_u32(m, 0);
+		if ((rc = send_msg(f, m)) < 0)
+			break;
+	}
+	assert_int_equal(rc, -ENOMEM);
+	assert_int_equal(fid - 100, P9_XATTR_BUDGET / 65536);
+	assert_int_equal(t_clunk(f, 100), -EINVAL); /* nothing written */
+	assert_int_equal(f->srv.xattr_bytes, P9_XATTR_BUDGET - 65536);
+	m = m_new(f, P9_TXATTRCREATE);
+	m_u32(m, fid);
+	m_str(m, "user.fat");
+	m_u64(m, 65536);
+	m_u32(m, 0);
+	assert_int_equal(send_msg(f, m), P9_RXATTRCREATE);
+	p9_server_reset(&f->srv); /* a reset gives it all back */
+	assert_int_equal(f->srv.xattr_bytes, 0);
+	assert_int_equal(host_getxattr(f, "f", "user.fat", buf, sizeof(buf)), -ENODATA);
+	fx_free(f);
+
+	/* Read-only: attributes read, never written. */
+	f = fx_new(true);
+	host_write(hpath(f, "f"), "x");
+	assert_int_equal(lsetxattr(hpath(f, "f"), "user.k", "v", 1, 0), 0);
+	session(f);
+	assert_int_equal(t_walk1(f, ROOT, 2, "f", NULL), 0);
+	assert_int_equal(t_xattr_get(f, 2, "user.k", buf, sizeof(buf)), 1);
+	assert_int_equal(t_xattr_set(f, 2, "user.k", "w", 1, 0), -EROFS);
+	fx_free(f);
+}
+
+/* own=mapped needs a file system with user attributes: refused at start, saying so. */
+static void mapped_needs_user_xattrs(void **state)
+{
+	(void)state;
+	struct p9_server srv;
+	struct virtio_9p v;
+	struct ember_err err = { "" };
+
+	assert_int_equal(p9_server_init(&srv, "/proc", false, P9_OWN_MAPPED), -EOPNOTSUPP);
+	assert_int_equal(srv.root_fd, -1);
+	assert_int_equal(p9_server_init(&srv, "/proc", true, P9_OWN_HOST), 0);
+	p9_server_destroy(&srv);
+	struct p9_share share = { .host_dir = "/proc", .tag = "rootfs", .own = P9_OWN_MAPPED,
+				  .flag = "--rootfs" };
+	assert_int_equal(virtio_9p_init(&v, &share, &err), -EOPNOTSUPP);
+	assert_non_null(strstr(err.msg, "--rootfs /proc: own=mapped"));
+	assert_non_null(strstr(err.msg, ",own=host"));
 }
 
 /* ---- confinement ----------------------------------------------------------------- */
@@ -1529,7 +2322,10 @@ static void fuzz_requests(void **state)
 		P9_TRENAMEAT, P9_TUNLINKAT, P9_TATTACH, P9_TFLUSH, P9_TWALK, P9_TREAD,
 		P9_TWRITE, P9_TCLUNK, P9_TREMOVE, P9_TVERSION,
 	};
-	static const char *const names[] = { "a", "b", "..", ".", "", "x/y", "sub", "f" };
+	static const char *const names[] = { "a", "b", "..", ".", "", "x/y", "sub", "f",
+					     "user.a", "security.capability", "user.virtfs.uid",
+					     "trusted.t" };
+	const unsigned nr_names = sizeof(names) / sizeof(names[0]);
 	char *outside_before = snapshot(f->outside);
 
 	assert_int_equal(mkdir(hpath(f, "sub"), 0755), 0);
@@ -1549,7 +2345,7 @@ static void fuzz_requests(void **state)
 				switch (rnd() % 6) {
 				case 0: m_u32(m, rnd() % 6); break;          /* a fid */
 				case 1: m_u16(m, (uint16_t)(rnd() % 4)); break;
-				case 2: m_str(m, names[rnd() % 8]); break;
+				case 2: m_str(m, names[rnd() % nr_names]); break;
 				case 3: m_u64(m, rnd() % 128); break;
 				case 4: m_u32(m, rnd()); break;
 				default: m_u8(m, (uint8_t)rnd()); break;
@@ -1891,6 +2687,9 @@ static void virtio_init_errors(void **state)
 	virtio_9p_uninit(&v);
 }
 
+/* The same test on an own=mapped share. */
+#define MAPPED(test) cmocka_unit_test_setup_teardown(test, use_mapped, use_host)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1905,13 +2704,33 @@ int main(void)
 		cmocka_unit_test(setattr_truncate_mode_times),
 		cmocka_unit_test(mknod_and_special_files),
 		cmocka_unit_test(xattr_lock_flush),
+		MAPPED(mapped_create_owner_mode),
+		MAPPED(mapped_chown_chmod),
+		MAPPED(mapped_special_files),
+		MAPPED(mapped_readdir_types),
+		MAPPED(mapped_symlinks),
+		MAPPED(mapped_tree_without_attributes),
+		cmocka_unit_test(host_refuses_special_bits),
+		cmocka_unit_test(xattr_round_trip),
+		MAPPED(xattr_round_trip),
+		cmocka_unit_test(xattr_bookkeeping_hidden),
+		MAPPED(xattr_bookkeeping_hidden),
+		cmocka_unit_test(xattr_protocol_errors),
+		cmocka_unit_test(mapped_needs_user_xattrs),
 		cmocka_unit_test(dotdot_stays_in_share),
+		MAPPED(dotdot_stays_in_share),
 		cmocka_unit_test(symlinks_do_not_escape),
+		MAPPED(symlinks_do_not_escape),
 		cmocka_unit_test(names_are_one_component),
+		MAPPED(names_are_one_component),
 		cmocka_unit_test(rename_race_cannot_escape),
+		MAPPED(rename_race_cannot_escape),
 		cmocka_unit_test(read_only_share),
+		MAPPED(read_only_share),
 		cmocka_unit_test(malformed_requests),
+		MAPPED(malformed_requests),
 		cmocka_unit_test(fuzz_requests),
+		MAPPED(fuzz_requests),
 		cmocka_unit_test(fid_limit),
 		cmocka_unit_test(many_fids),
 		cmocka_unit_test(virtio_glue),

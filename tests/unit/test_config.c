@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "boot/cmdline.h"
@@ -154,12 +157,210 @@ static void saved_configuration(void **state)
 	assert_non_null(strstr(err.msg, "newline"));
 }
 
+/* A scratch directory (and an image file in it) for the path checks. */
+struct scratch {
+	char dir[64], comma[96], image[96];
+};
+
+static void scratch_new(struct scratch *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/ember-config-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->comma, sizeof(t->comma), "%s/a,b", t->dir);
+	assert_int_equal(mkdir(t->comma, 0700), 0);
+	snprintf(t->image, sizeof(t->image), "%s/root.img", t->dir);
+	FILE *img = fopen(t->image, "w");
+	assert_non_null(img);
+	fputs("not really ext4", img);
+	fclose(img);
+}
+
+static void scratch_free(struct scratch *t)
+{
+	unlink(t->image);
+	rmdir(t->comma);
+	rmdir(t->dir);
+}
+
+/* --share HOST:GUEST[:ro][,own=mapped|host] */
+static void share_ownership_option(void **state)
+{
+	struct scratch t;
+	struct ember_share sh;
+	struct ember_err err = { "" };
+	char spec[256];
+
+	(void)state;
+	scratch_new(&t);
+	snprintf(spec, sizeof(spec), "%s:/mnt", t.dir);
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), 0);
+	assert_int_equal(sh.own, EMBER_OWN_HOST); /* the default stays */
+	assert_false(sh.read_only);
+	assert_string_equal(sh.guest_dir, "/mnt");
+
+	snprintf(spec, sizeof(spec), "%s:/mnt,own=mapped", t.dir);
+	assert_int_equal(config_parse_share(spec, 1, &sh, &err), 0);
+	assert_int_equal(sh.own, EMBER_OWN_MAPPED);
+	assert_string_equal(sh.host_dir, t.dir);
+	assert_string_equal(sh.guest_dir, "/mnt");
+	assert_string_equal(sh.tag, "share1");
+
+	snprintf(spec, sizeof(spec), "%s:/mnt:ro,own=host", t.dir);
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), 0);
+	assert_int_equal(sh.own, EMBER_OWN_HOST);
+	assert_true(sh.read_only);
+	assert_string_equal(sh.guest_dir, "/mnt");
+
+	snprintf(spec, sizeof(spec), "%s:/mnt:ro,own=host,own=mapped", t.dir); /* the last one counts */
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), 0);
+	assert_int_equal(sh.own, EMBER_OWN_MAPPED);
+	assert_true(sh.read_only);
+
+	/* A host directory may hold a comma: options start after the ':'. */
+	snprintf(spec, sizeof(spec), "%s:/mnt,own=mapped", t.comma);
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), 0);
+	assert_string_equal(sh.host_dir, t.comma);
+	assert_int_equal(sh.own, EMBER_OWN_MAPPED);
+
+	/* Junk, said clearly. */
+	snprintf(spec, sizeof(spec), "%s:/mnt,own=root", t.dir);
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "--share"));
+	assert_non_null(strstr(err.msg, "own='root'"));
+	assert_non_null(strstr(err.msg, "own=mapped"));
+	assert_non_null(strstr(err.msg, "own=host"));
+	snprintf(spec, sizeof(spec), "%s:/mnt,own=", t.dir);
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), -EINVAL);
+	snprintf(spec, sizeof(spec), "%s:/mnt,mapped", t.dir);
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unknown option 'mapped'"));
+	snprintf(spec, sizeof(spec), "%s:/mnt,", t.dir);
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), -EINVAL);
+	snprintf(spec, sizeof(spec), "%s,own=mapped", t.dir); /* no guest directory */
+	assert_int_equal(config_parse_share(spec, 0, &sh, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "HOSTDIR:GUESTDIR[:ro][,own=mapped|host]"));
+
+	enum ember_own own;
+	assert_int_equal(config_parse_own("mapped", &own), 0);
+	assert_int_equal(own, EMBER_OWN_MAPPED);
+	assert_string_equal(config_own_name(own), "mapped");
+	assert_int_equal(config_parse_own("host", &own), 0);
+	assert_string_equal(config_own_name(own), "host");
+	assert_int_equal(config_parse_own("Mapped", &own), -EINVAL);
+	assert_int_equal(config_parse_own("", &own), -EINVAL);
+	scratch_free(&t);
+}
+
+/* --rootfs DIR is served own=mapped unless ",own=host" says otherwise; an image has no owner model. */
+static void rootfs_ownership(void **state)
+{
+	struct scratch t;
+	struct ember_config cfg;
+	struct ember_err err = { "" };
+	char path[256];
+
+	(void)state;
+	scratch_new(&t);
+	config_defaults(&cfg);
+	assert_int_equal(cfg.rootfs_own, EMBER_OWN_HOST);
+	snprintf(path, sizeof(path), "%s", t.dir);
+	assert_int_equal(config_set_rootfs(&cfg, path, &err), 0);
+	assert_true(cfg.rootfs_is_dir);
+	assert_int_equal(cfg.rootfs_own, EMBER_OWN_MAPPED);
+
+	config_defaults(&cfg);
+	snprintf(path, sizeof(path), "%s,own=host", t.dir);
+	assert_int_equal(config_set_rootfs(&cfg, path, &err), 0);
+	assert_string_equal(cfg.rootfs, t.dir);
+	assert_int_equal(cfg.rootfs_own, EMBER_OWN_HOST);
+
+	config_defaults(&cfg);
+	snprintf(path, sizeof(path), "%s,own=mapped", t.comma);
+	assert_int_equal(config_set_rootfs(&cfg, path, &err), 0);
+	assert_string_equal(cfg.rootfs, t.comma);
+	assert_int_equal(cfg.rootfs_own, EMBER_OWN_MAPPED);
+
+	config_defaults(&cfg);
+	snprintf(path, sizeof(path), "%s,own=nobody", t.dir);
+	assert_int_equal(config_set_rootfs(&cfg, path, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "--rootfs"));
+	assert_non_null(strstr(err.msg, "own='nobody'"));
+
+	config_defaults(&cfg);
+	snprintf(path, sizeof(path), "%s", t.image);
+	assert_int_equal(config_set_rootfs(&cfg, path, &err), 0);
+	assert_false(cfg.rootfs_is_dir);
+	assert_int_equal(cfg.nr_disks, 1);
+	config_defaults(&cfg);
+	snprintf(path, sizeof(path), "%s,own=mapped", t.image);
+	assert_int_equal(config_set_rootfs(&cfg, path, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "own= is for a directory"));
+	scratch_free(&t);
+}
+
+/* The model travels in a snapshot's saved configuration; lines from before it existed mean host. */
+static void saved_ownership(void **state)
+{
+	struct ember_config a, b;
+	struct ember_err err = { "" };
+	char text[4096], copy[4096];
+
+	(void)state;
+	config_defaults(&a);
+	a.nr_shares = 2;
+	a.shares[0] = (struct ember_share){ .host_dir = "/src", .guest_dir = "/mnt/a", .tag = "share0",
+					    .own = EMBER_OWN_MAPPED, .read_only = true };
+	a.shares[1] = (struct ember_share){ .host_dir = "/data", .guest_dir = "/mnt/b", .tag = "share1" };
+	a.rootfs = "/srv/root";
+	a.rootfs_is_dir = true;
+	a.rootfs_own = EMBER_OWN_MAPPED;
+	assert_int_equal(config_save(&a, text, sizeof(text), &err), 0);
+	assert_non_null(strstr(text, "share\t1\tshare0\t/mnt/a\t/src\tmapped\n"));
+	assert_non_null(strstr(text, "share\t0\tshare1\t/mnt/b\t/data\n")); /* as before */
+	assert_non_null(strstr(text, "rootfs\t1\t/srv/root\tmapped\n"));
+	config_defaults(&b);
+	memcpy(copy, text, sizeof(copy));
+	assert_int_equal(config_load(&b, copy, &err), 0);
+	assert_int_equal(b.nr_shares, 2);
+	assert_int_equal(b.shares[0].own, EMBER_OWN_MAPPED);
+	assert_true(b.shares[0].read_only);
+	assert_string_equal(b.shares[0].host_dir, "/src");
+	assert_int_equal(b.shares[1].own, EMBER_OWN_HOST);
+	assert_string_equal(b.shares[1].host_dir, "/data");
+	assert_string_equal(b.rootfs, "/srv/root");
+	assert_int_equal(b.rootfs_own, EMBER_OWN_MAPPED);
+	a.rootfs_own = EMBER_OWN_HOST;
+	assert_int_equal(config_save(&a, text, sizeof(text), &err), 0);
+	assert_non_null(strstr(text, "rootfs\t1\t/srv/root\n"));
+
+	/* A snapshot from before the field: every share and root directory was own=host. */
+	config_defaults(&b);
+	snprintf(copy, sizeof(copy), "mem\t268435456\nshare\t0\tshare0\t/mnt\t/src\nrootfs\t1\t/srv/root\n");
+	assert_int_equal(config_load(&b, copy, &err), 0);
+	assert_int_equal(b.shares[0].own, EMBER_OWN_HOST);
+	assert_int_equal(b.rootfs_own, EMBER_OWN_HOST);
+
+	static const char *const damaged[] = {
+		"share\t0\tshare0\t/mnt\t/src\troot\n", "share\t0\tshare0\t/mnt\t/src\tmapped\tx\n",
+		"rootfs\t1\t/srv/root\tnobody\n", "rootfs\t0\t/img\tmapped\n",
+	};
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		config_defaults(&b);
+		snprintf(copy, sizeof(copy), "%s", damaged[i]);
+		if (config_load(&b, copy, &err) == 0)
+			fail_msg("accepted: %s", damaged[i]);
+		assert_non_null(strstr(err.msg, "snapshot: its configuration"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(size_parsing),   cmocka_unit_test(size_rejects_junk),
 		cmocka_unit_test(uint_parsing),   cmocka_unit_test(validation),
 		cmocka_unit_test(cmdline_words),  cmocka_unit_test(saved_configuration),
+		cmocka_unit_test(share_ownership_option), cmocka_unit_test(rootfs_ownership),
+		cmocka_unit_test(saved_ownership),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

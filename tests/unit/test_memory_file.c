@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "vm/memory.h"
+#include "vm/memory_lz4.h"
 
 #define MiB (1ULL << 20)
 #define RAM (64 * MiB)
@@ -127,12 +129,68 @@ static void save_is_atomic(void **state)
 	guest_memory_destroy(&a);
 }
 
+/*
+ * A restored VM's RAM is the memory file mapped copy-on-write: pages the
+ * guest has not touched since are not "present" in pagemap, yet hold the
+ * file's bytes.  Saving it again (sparse or LZ4) must keep them.
+ */
+static void resaving_restored_ram_keeps_untouched_pages(void **state)
+{
+	struct guest_memory a, b, c, d;
+	struct ember_err err = { "" };
+	uint8_t pattern[4096];
+	char path2[96], path3[96];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + 1);
+	snprintf(path2, sizeof(path2), "%s.second", path);
+	snprintf(path3, sizeof(path3), "%s.lz4", path);
+	make_ram(&a, 16 * MiB);
+	assert_int_equal(guest_write(&a, 1 * MiB, pattern, 4096), 0);
+	assert_int_equal(guest_write(&a, 9 * MiB, pattern, 4096), 0);
+	assert_int_equal(guest_memory_save(&a, path, NULL, &err), 0);
+
+	make_ram(&b, 16 * MiB);
+	assert_int_equal(guest_memory_map_file(&b, path, &err), 0);
+	memset(guest_ptr(&b, 5 * MiB, 4096), 0x5a, 4096); /* the one page touched since */
+	uint64_t pages = 0;
+	assert_int_equal(guest_memory_save(&b, path2, &pages, &err), 0);
+	assert_int_equal(pages, 3);
+	make_ram(&c, 16 * MiB);
+	assert_int_equal(guest_memory_map_file(&c, path2, &err), 0);
+	assert_memory_equal(guest_ptr(&c, 1 * MiB, 4096), pattern, 4096);
+	assert_memory_equal(guest_ptr(&c, 9 * MiB, 4096), pattern, 4096);
+	assert_int_equal(*(uint8_t *)guest_ptr(&c, 5 * MiB + 17, 1), 0x5a);
+
+	int fd = open(path3, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	struct memory_lz4_stats st;
+	assert_true(fd >= 0);
+	assert_int_equal(guest_memory_write_lz4(&b, fd, pm, &st, &err), 0);
+	make_ram(&d, 16 * MiB);
+	assert_int_equal(guest_memory_load_lz4(&d, fd, 1, &err), 0);
+	assert_memory_equal(guest_ptr(&d, 1 * MiB, 4096), pattern, 4096);
+	assert_memory_equal(guest_ptr(&d, 9 * MiB, 4096), pattern, 4096);
+	assert_int_equal(*(uint8_t *)guest_ptr(&d, 5 * MiB + 17, 1), 0x5a);
+	close(fd);
+	if (pm >= 0)
+		close(pm);
+	unlink(path2);
+	unlink(path3);
+	guest_memory_destroy(&a);
+	guest_memory_destroy(&b);
+	guest_memory_destroy(&c);
+	guest_memory_destroy(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip_sparse_and_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(wrong_size_and_missing_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(save_is_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(resaving_restored_ram_keeps_untouched_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
