@@ -35,9 +35,9 @@ $(FUZZ_SNAP): tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/snapshot_file.h v
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_snapshot.c vm/snapshot_file.c vm/atomic_file.c vm/error.c -llz4
 
-$(FUZZ_MEMLZ4): tests/fuzz/fuzz_memory_lz4.c vm/memory_lz4.c vm/memory_lz4.h vm/memory.c vm/memory.h vm/error.c vm/error.h
+$(FUZZ_MEMLZ4): tests/fuzz/fuzz_memory_lz4.c vm/memory_lz4.c vm/memory_lz4.h vm/memory.c vm/memory.h vm/memory_file.c vm/atomic_file.c vm/error.c vm/error.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_memory_lz4.c vm/memory_lz4.c vm/memory.c vm/error.c -llz4 -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_memory_lz4.c vm/memory_lz4.c vm/memory.c vm/memory_file.c vm/atomic_file.c vm/error.c -llz4 -lpthread
 
 fuzz: $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
 	@rc=0; for spec in $(foreach h,$(FUZZ_HARNESSES),$h:$(FUZZ_LEN_$h)); do \
