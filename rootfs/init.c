@@ -411,6 +411,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ember-init: %s: %s\n", links[i][1], strerror(errno));
 	mkdir("/dev/pts", 0755);
 	mount_one("devpts", "/dev/pts", "gid=5,mode=620,ptmxmode=666");
+	/* POSIX shared memory (shm_open), as any distribution's init provides. */
+	mkdir("/dev/shm", 01777);
+	mount_one("tmpfs", "/dev/shm", "mode=1777");
+	/* cgroup v2 for container tools in the guest; sysfs has the directory only with CONFIG_CGROUPS. */
+	if (access("/sys/fs/cgroup", F_OK) == 0)
+		mount_one("cgroup2", "/sys/fs/cgroup", NULL);
 	mount_one("tmpfs", "/tmp", "mode=1777");
 	mount_one("tmpfs", "/run", "mode=0755");
 
