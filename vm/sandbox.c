@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "vm/sandbox.h"
 
+#include <linux/landlock.h>
+
 #include <errno.h>
 #include <cap-ng.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -153,6 +157,59 @@ int sandbox_apply(const unsigned long *extra_ioctls, unsigned nr_extra, struct e
 		return ember_fail(err, -rc, "sandbox: cannot install the syscall filter: %s (run with --no-sandbox to go without)",
 				  strerror(-rc));
 	return 0;
+}
+
+/* ---- Landlock ---------------------------------------------------------------------- */
+
+/* What ember refuses below the allowed trees as well: running programs, making devices. */
+#define LL_NEVER (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK)
+#define LL_READ  (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+
+/* Every file-system right this kernel's Landlock ABI knows (Documentation/userspace-api/landlock.rst). */
+static uint64_t landlock_fs_rights(long abi)
+{
+	uint64_t all = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1; /* ABI 1: EXECUTE .. MAKE_SYM */
+#ifdef LANDLOCK_ACCESS_FS_REFER
+	if (abi >= 2)
+		all |= LANDLOCK_ACCESS_FS_REFER;
+#endif
+#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
+	if (abi >= 3)
+		all |= LANDLOCK_ACCESS_FS_TRUNCATE;
+#endif
+	(void)abi;
+	return all;
+}
+
+int sandbox_restrict_paths(const struct sandbox_path *paths, unsigned nr, bool *confined,
+			   struct ember_err *err)
+{
+	*confined = false;
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 0)
+		return 0; /* ENOSYS, EOPNOTSUPP: not built or not enabled; the filter still holds */
+	uint64_t all = landlock_fs_rights(abi);
+	struct landlock_ruleset_attr attr = { .handled_access_fs = all };
+	int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0)
+		return ember_fail(err, errno, "sandbox: Landlock ruleset: %s", strerror(errno));
+	int rc = 0;
+	for (unsigned i = 0; !rc && i < nr; i++) {
+		struct landlock_path_beneath_attr rule = {
+			.allowed_access = paths[i].writable ? all & ~LL_NEVER : LL_READ,
+			.parent_fd = paths[i].fd,
+		};
+		if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
+			rc = ember_fail(err, errno, "sandbox: Landlock rule: %s", strerror(errno));
+	}
+	/* Landlock needs no_new_privs (or CAP_SYS_ADMIN); the syscall filter sets it too. */
+	if (!rc && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    syscall(SYS_landlock_restrict_self, ruleset, 0) < 0))
+		rc = ember_fail(err, errno, "sandbox: Landlock: %s (run with --no-sandbox to go without)",
+				strerror(errno));
+	close(ruleset);
+	*confined = rc == 0;
+	return rc;
 }
 
 int sandbox_drop_capabilities(bool keep_file_access, struct ember_err *err)

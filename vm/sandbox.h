@@ -22,6 +22,24 @@
  */
 int sandbox_drop_capabilities(bool keep_file_access, struct ember_err *err);
 
+/* A directory tree ember's threads may still reach by name once the VM runs. */
+struct sandbox_path {
+	int fd;                  /* the tree's top (O_PATH is enough) */
+	bool writable;           /* create, write, rename, remove below it; else read only */
+};
+
+/*
+ * Confines file access by path to these trees (Landlock, Linux 5.13+,
+ * unprivileged), on every thread started after it and the calling one:
+ * call before the first thread starts.  The syscall filter allows *at()
+ * calls relative to held descriptors (the 9p server's, snapshot writing's),
+ * but Linux ignores the descriptor for an absolute path, so without this
+ * a subverted ember could name any path its user may open.  Where the
+ * kernel has no Landlock, returns 0 and *confined is false.
+ */
+int sandbox_restrict_paths(const struct sandbox_path *paths, unsigned nr, bool *confined,
+			   struct ember_err *err);
+
 /*
  * Installs the filter on every thread of the process (TSYNC).  A refused
  * call raises SIGSYS, whose handler prints the call's number and exits

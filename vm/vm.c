@@ -8,6 +8,7 @@
 #include "vm/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,46 @@ int vm_boot(struct vm *vm, struct ember_err *err)
 	return create_vcpus(vm, err);
 }
 
+/*
+ * The only trees a running ember reaches by name: the shares (read-only
+ * ones read-only) and where snapshots go.  Before the first thread starts:
+ * every thread inherits it.
+ */
+static int confine_paths(struct vm *vm, struct ember_err *err)
+{
+	const struct ember_config *cfg = vm->cfg;
+	struct sandbox_path paths[EMBER_MAX_SHARES + 3];
+	unsigned n = 0;
+	bool confined;
+	int rc = 0;
+
+	for (unsigned i = 0; !rc && i < cfg->nr_shares; i++) {
+		paths[n].fd = open(cfg->shares[i].host_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		paths[n].writable = !cfg->shares[i].read_only;
+		if (paths[n].fd < 0)
+			rc = ember_fail(err, errno, "--share %s: %s", cfg->shares[i].host_dir, strerror(errno));
+		else
+			n++;
+	}
+	if (!rc && cfg->rootfs && cfg->rootfs_is_dir) {
+		paths[n] = (struct sandbox_path){ open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), true };
+		if (paths[n].fd < 0)
+			rc = ember_fail(err, errno, "--rootfs %s: %s", cfg->rootfs, strerror(errno));
+		else
+			n++;
+	}
+	if (vm->capture_dir.parent_fd >= 0)
+		paths[n++] = (struct sandbox_path){ vm->capture_dir.parent_fd, true };
+	if (vm->snapshot_to.parent_fd >= 0)
+		paths[n++] = (struct sandbox_path){ vm->snapshot_to.parent_fd, true };
+	if (!rc)
+		rc = sandbox_restrict_paths(paths, n, &confined, err);
+	for (unsigned i = 0; i < n; i++)
+		if (paths[i].fd != vm->capture_dir.parent_fd && paths[i].fd != vm->snapshot_to.parent_fd)
+			close(paths[i].fd);
+	return rc;
+}
+
 int vm_start(struct vm *vm, struct ember_err *err)
 {
 	const struct ember_config *cfg = vm->cfg;
@@ -277,6 +318,7 @@ int vm_start(struct vm *vm, struct ember_err *err)
 	 */
 	if ((rc = setup_timeout(vm, err)) || (rc = setup_stop_timeout(vm, err)) ||
 	    (!cfg->no_sandbox && (rc = sandbox_drop_capabilities(shares, err))) ||
+	    (!cfg->no_sandbox && (rc = confine_paths(vm, err))) ||
 	    (rc = virtio_devices_start(&vm->virtio, err)))
 		return rc;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)

@@ -58,7 +58,7 @@ one_line_125() { # NAME RC ERRFILE
 	check "$1: exit 125 with one line" $([ "$2" = 125 ] && [ "$(wc -l <"$3")" = 1 ] && grep -q '^ember: ' "$3"; echo $?) "rc $2: $(head -3 "$3")"
 }
 cp -r "$d" "$out/flip"
-flip_byte "$out/flip/snapshot/state"
+damage_state "$out/flip/snapshot/state"
 "$EMBER" restore --timeout 3 "$out/flip" >/dev/null 2>"$out/flip.err"; one_line_125 "a state file with a flipped byte" $? "$out/flip.err"
 cp -r "$d" "$out/cut"
 truncate -s 65536 "$out/cut/snapshot/memory"

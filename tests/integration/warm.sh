@@ -95,8 +95,8 @@ check "... and the run after it is warm again (that boot was saved)" \
 	"rc $rc, out '$o'; $(grep ember: "$out/size2.err" | tail -2)"
 
 state_entry() { ls -d "$WARM"/*/ | while read -r d; do [ -e "$d/state" ] && echo "${d%/}"; done; }
-# Flip the bits of one byte in the middle of every saved state file (flip_byte: lib.sh).
-for s in $(state_entry); do flip_byte "$s/state"; done
+# Damage every saved state file (damage_state: lib.sh).
+for s in $(state_entry); do damage_state "$s/state"; done
 o=$(run -- sh -c 'echo fine' 2>"$out/flip.err"); rc=$?
 check "a state file with a flipped byte: boots cold and says why" \
 	$([ "$rc" = 0 ] && [ "$o" = fine ] && grep -q "warm start: not using .*booting cold" "$out/flip.err"; echo $?) \
