@@ -496,6 +496,10 @@ static void on_hello_capture(void *opaque, uint32_t events)
 
 	if (read(vm->session.hello_fd, &count, sizeof(count)) < 0)
 		return;
+	if (!vm->capture_shape) { /* nowhere to save it: just run the command */
+		session_release(&vm->session);
+		return;
+	}
 	uint64_t t0 = machine_elapsed_ns(&vm->machine);
 	if (vm_snapshot(vm, &vm->capture_dir, vm->capture_shape, false, &stats, &err))
 		fprintf(stderr, "ember: warm start: the booted guest was not saved (%s)\r\n", err.msg);
@@ -506,15 +510,24 @@ static void on_hello_capture(void *opaque, uint32_t events)
 	session_release(&vm->session);
 }
 
-/* After vm_create, before vm_start: snapshot the guest at HELLO into shape->dir. */
+/*
+ * After vm_create, before vm_start: snapshot the guest at HELLO into
+ * shape->dir.  A cache that cannot be written (a read-only home) costs the
+ * warm start, not the run: one line, and the command goes at HELLO.
+ */
 static int capture_at_hello(struct vm *vm, const struct warm_shape *shape, struct ember_err *err)
 {
-	int rc = snapshot_dir_prepare(&vm->capture_dir, shape->dir, err);
-	if (rc)
-		return rc;
-	vm->capture_shape = shape;
+	struct ember_err why = { "" };
+
 	if (loop_add(&vm->machine.loop, vm->session.hello_fd, EPOLLIN, on_hello_capture, vm))
 		return ember_fail(err, EIO, "internal: cannot watch the command channel's hello");
+	if (snapshot_dir_prepare(&vm->capture_dir, shape->dir, &why)) {
+		snapshot_dir_close(&vm->capture_dir);
+		fprintf(stderr, "ember: warm start: cannot save the booted guest (%s): booting cold each time\n",
+			why.msg);
+		return 0;
+	}
+	vm->capture_shape = shape;
 	return 0;
 }
 
@@ -613,9 +626,9 @@ static enum warm_outcome try_warm(struct vm *vm, const struct ember_config *cfg,
 	char misfit[512];
 
 	int rc = snapshot_dir_load(&l, shape->dir, EMBER_VERSION, &why);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || rc == -ENOTDIR) {
 		snapshot_loaded_free(&l);
-		return WARM_BOOT_COLD; /* the first run of this shape */
+		return WARM_BOOT_COLD; /* the first run of this shape (or no cache to hold one) */
 	}
 	if (!rc && !warm_shape_fits(shape, &l.state, misfit, sizeof(misfit)))
 		rc = ember_fail(&why, EINVAL, "%s", misfit);

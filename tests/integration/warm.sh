@@ -5,7 +5,8 @@
 # SIGTERM), with their own randomness and the host's time, and with the
 # host's current files on --share and --disk; a saved guest whose disk
 # size no longer fits, a corrupted state file or a cut memory file means a
-# cold boot and a line saying why, never a broken run.
+# cold boot and a line saying why, never a broken run; nor is a cache that
+# cannot be written.
 #
 # --verbose makes ember say which way it started ("saved", "restored");
 # it is part of the guest's shape (the kernel's command line), so every run
@@ -111,6 +112,12 @@ o=$(run --cold -- sh -c 'echo fine' 2>"$out/coldflag.err"); rc=$?
 check "--cold boots the kernel though a warm guest exists" \
 	$([ "$rc" = 0 ] && [ "$o" = fine ] && grep -q "Linux version" "$out/coldflag.err" && ! grep -q "warm start" "$out/coldflag.err"; echo $?) \
 	"rc $rc, out '$o'; $(grep ember: "$out/coldflag.err" | tail -2)"
+
+touch "$out/not-a-dir"
+o=$(XDG_CACHE_HOME="$out/not-a-dir" run -- echo fine 2>"$out/nocache.err"); rc=$?
+check "a cache that cannot be written: the run works, one line says so" \
+	$([ "$rc" = 0 ] && [ "$o" = fine ] && [ "$(grep -c 'ember: warm start' "$out/nocache.err")" = 1 ] && grep -q "cannot save the booted guest" "$out/nocache.err"; echo $?) \
+	"rc $rc, out '$o'; $(grep ember: "$out/nocache.err" | tail -3)"
 
 o=$("$EMBER" cache prune); rc=$?
 check "ember cache prune removes the warm guests" $([ "$rc" = 0 ] && [ -z "$(ls -A "$WARM")" ]; echo $?) "rc $rc, out '$o'; left: $(ls -A "$WARM")"
