@@ -49,6 +49,14 @@ struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id)
 	return NULL;
 }
 
+int p9_object_fid(struct p9_server *s, uint32_t id, struct p9_fid **f)
+{
+	*f = p9_fid_get(s, id);
+	if (!*f)
+		return -EBADF;
+	return (*f)->xattr ? -EINVAL : 0;
+}
+
 int p9_fid_new(struct p9_server *s, uint32_t id, struct p9_fid **out)
 {
 	if (id == P9_NOFID)

@@ -46,6 +46,8 @@ struct p9_fid {
 
 /* ---- the fid table ---- */
 struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id);
+/* A fid with a host object (not an xattr fid) in *f: 0, -EBADF (no such fid) or -EINVAL. */
+int p9_object_fid(struct p9_server *s, uint32_t id, struct p9_fid **f);
 /* A fresh, empty fid (fds -1): -EEXIST if id is in use, -EMFILE past max_fids, -ENOMEM. */
 int p9_fid_new(struct p9_server *s, uint32_t id, struct p9_fid **out);
 /* Closes everything a fid holds; it stays in the table, empty. */

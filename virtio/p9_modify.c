@@ -349,10 +349,8 @@ int p9_link(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return -EINVAL;
 	if (rc || (rc = dir_fid(s, dfid, &d)))
 		return rc;
-	if (!(f = p9_fid_get(s, fid)))
-		return -EBADF;
-	if (f->xattr)
-		return -EINVAL;
+	if ((rc = p9_object_fid(s, fid, &f)))
+		return rc;
 	if (S_ISDIR(f->mode))
 		return -EPERM;
 	if ((rc = p9_check_name(f)))
@@ -410,10 +408,8 @@ int p9_rename(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return -EINVAL;
 	if (rc || (rc = dir_fid(s, dfid, &d)))
 		return rc;
-	if (!(f = p9_fid_get(s, fid)))
-		return -EBADF;
-	if (f->xattr)
-		return -EINVAL;
+	if ((rc = p9_object_fid(s, fid, &f)))
+		return rc;
 	if ((rc = p9_check_name(f)))
 		return rc;
 	if (renameat(f->dirfd, f->name, d->fd, name) < 0)
@@ -545,10 +541,8 @@ int p9_setattr(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	(void)out;
 	if (in->bad)
 		return -EINVAL;
-	if (!(f = p9_fid_get(s, fid)))
-		return -EBADF;
-	if (f->xattr)
-		return -EINVAL;
+	if ((rc = p9_object_fid(s, fid, &f)))
+		return rc;
 	if ((valid & P9_ATTR_MODE) && S_ISLNK(f->gtype))
 		return -EOPNOTSUPP; /* Linux has no lchmod */
 	if (mapped(s)) {

@@ -175,15 +175,6 @@ static int p9_flush(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	return in->bad ? -EINVAL : 0;
 }
 
-/* A fid with a host object (not an xattr fid), or an error. */
-static int object_fid(struct p9_server *s, uint32_t id, struct p9_fid **f)
-{
-	*f = p9_fid_get(s, id);
-	if (!*f)
-		return -EBADF;
-	return (*f)->xattr ? -EINVAL : 0;
-}
-
 /* ---- reading ------------------------------------------------------------------ */
 
 static int p9_lopen(struct p9_server *s, struct p9_in *in, struct p9_out *out)
@@ -194,7 +185,7 @@ static int p9_lopen(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 
 	if (in->bad || (flags & P9_DOTL_ACCMODE) == P9_DOTL_ACCMODE)
 		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)))
+	if ((rc = p9_object_fid(s, fid, &f)))
 		return rc;
 	if (f->iofd >= 0)
 		return -EINVAL; /* opened already */
@@ -281,7 +272,7 @@ static int p9_getattr(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	p9_get64(in); /* request_mask: we always fill the basic set */
 	if (in->bad)
 		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)) || (rc = p9_stat_fd(f->fd, &st)))
+	if ((rc = p9_object_fid(s, fid, &f)) || (rc = p9_stat_fd(f->fd, &st)))
 		return rc;
 	struct p9_node n;
 	p9_node_of_fid(f, &n);
@@ -317,7 +308,7 @@ static int p9_statfs(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 
 	if (in->bad)
 		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)))
+	if ((rc = p9_object_fid(s, fid, &f)))
 		return rc;
 	if (fstatfs(f->fd, &sf) < 0)
 		return -errno;
@@ -357,7 +348,7 @@ static int p9_readdir(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 
 	if (in->bad || offset > INT64_MAX)
 		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)))
+	if ((rc = p9_object_fid(s, fid, &f)))
 		return rc;
 	if (f->iofd < 0)
 		return -EBADF;
@@ -423,7 +414,7 @@ static int p9_readlink(struct p9_server *s, struct p9_in *in, struct p9_out *out
 
 	if (in->bad)
 		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)))
+	if ((rc = p9_object_fid(s, fid, &f)))
 		return rc;
 	if (!S_ISLNK(f->gtype))
 		return -EINVAL;
@@ -461,7 +452,7 @@ static int p9_fsync(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	(void)out;
 	if (in->bad)
 		return -EINVAL;
-	if ((rc = object_fid(s, fid, &f)))
+	if ((rc = p9_object_fid(s, fid, &f)))
 		return rc;
 	if (f->iofd < 0)
 		return -EBADF;
@@ -484,7 +475,7 @@ static int p9_lock(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	p9_get_str(in, &client, &len);
 	if (in->bad)
 		return -EINVAL;
-	int rc = object_fid(s, fid, &f);
+	int rc = p9_object_fid(s, fid, &f);
 	if (rc)
 		return rc;
 	p9_put8(out, P9_LOCK_SUCCESS);
@@ -504,7 +495,7 @@ static int p9_getlock(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	p9_get_str(in, &client, &len);
 	if (in->bad)
 		return -EINVAL;
-	int rc = object_fid(s, fid, &f);
+	int rc = p9_object_fid(s, fid, &f);
 	if (rc)
 		return rc;
 	p9_put8(out, P9_LOCK_TYPE_UNLCK); /* nothing would conflict */

@@ -206,10 +206,8 @@ int p9_xattrwalk(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	p9_get_str(in, &gname, &len);
 	if (in->bad)
 		return -EINVAL;
-	if (!(f = p9_fid_get(s, fid)))
-		return -EBADF;
-	if (f->xattr)
-		return -EINVAL;
+	if ((rc = p9_object_fid(s, fid, &f)))
+		return rc;
 	if (len) {
 		int c = host_name(gname, len, host);
 		if (c < 0)
@@ -256,10 +254,9 @@ int p9_xattrcreate(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 	uint32_t flags = p9_get32(in);
 	if (in->bad || (flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE)))
 		return -EINVAL;
-	if (!(f = p9_fid_get(s, fid)))
-		return -EBADF;
-	if (f->xattr)
-		return -EINVAL;
+	int rc = p9_object_fid(s, fid, &f);
+	if (rc)
+		return rc;
 	if (size > XA_SIZE_MAX)
 		return -E2BIG;
 	int c = host_name(gname, len, host);
@@ -269,7 +266,7 @@ int p9_xattrcreate(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return -EPERM;
 	struct p9_xattr *x = calloc(1, sizeof(*x));
 	uint8_t *value = malloc(size ? size : 1);
-	int rc = !x || !value ? -ENOMEM : take_budget(s, size);
+	rc = !x || !value ? -ENOMEM : take_budget(s, size);
 	if (rc) {
 		free(x);
 		free(value);
