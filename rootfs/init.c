@@ -82,12 +82,26 @@ static const char *read_cmdline(void)
 	return buf;
 }
 
-/* A clean environment: the kernel passes init any unknown key=value it saw. */
+/*
+ * A clean environment: the kernel passes init any unknown key=value it saw.
+ * GLIBC_TUNABLES is the exception: ember puts it on the command line for
+ * hosts where some CPU state does not survive in the guest (kvm_pvm's AVX
+ * registers, arch/x86/pvm.c), and every glibc program must inherit it.  The
+ * request's own environment comes after and may replace it.
+ */
 static int setup_env(const struct channel_request *req)
 {
 	const char *term = req->flags & CHANNEL_FLAG_TTY ? "xterm" : "linux";
-	if (clearenv() != 0 || setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) ||
-	    setenv("HOME", "/root", 1) || setenv("TERM", term, 1))
+	const char *boot_tunables = getenv("GLIBC_TUNABLES");
+	char *tunables = boot_tunables ? strdup(boot_tunables) : NULL;
+	if (boot_tunables && !tunables)
+		return -1;
+	int rc = clearenv() != 0 ||
+		 setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) ||
+		 setenv("HOME", "/root", 1) || setenv("TERM", term, 1) ||
+		 (tunables && setenv("GLIBC_TUNABLES", tunables, 1));
+	free(tunables);
+	if (rc)
 		return -1;
 	for (size_t i = 0; i < req->envc; i++)
 		if (putenv(req->env[i]) != 0) /* checked "K=V" by the decoder; lives as long as init */

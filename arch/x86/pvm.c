@@ -30,14 +30,26 @@ bool pvm_host_detect(void)
  * clocksource sees every second it spent on disk at once (jiffies jump,
  * RCU reports a stall and dumps stacks, seconds of console output at
  * ring-0 speed); kvm-clock is the value KVM_SET_CLOCK restores, and the
- * guest's time goes on from where it was saved.  The rest skip work that
- * costs seconds when ring 0 runs at ~1 M instructions/s (pvm-notes.md,
- * "/init reached").
+ * guest's time goes on from where it was saved.  GLIBC_TUNABLES (passed by
+ * the kernel to init, which hands it on to every command): guest user space
+ * runs natively here and sees the host CPU's AVX and AVX-512 through its own
+ * CPUID and XGETBV, but with noxsave the guest kernel never saves those
+ * registers and kvm_pvm does not keep them either: the upper halves of YMM
+ * and the AVX-512 registers come back from a syscall, page fault or
+ * interrupt with stale values (4 % of syscalls in tests/integration/
+ * kernel.sh's probe), and glibc's AVX2/EVEX memcpy and string functions
+ * then corrupt data (a static binary's TLS copied as zeros: SIGSEGV in
+ * pipelines).  Turning those ifuncs off leaves glibc on SSE2, whose
+ * registers survive (pvm-notes.md, "AVX state on this host").  The rest
+ * skip work that costs seconds when ring 0 runs at ~1 M instructions/s
+ * (pvm-notes.md, "/init reached").
  */
 const char pvm_guest_cmdline[] =
 	"noxsave clearcpuid=151,297,580 noreplace-smp percpu_alloc=page tsc=reliable "
 	"no_timer_check nokaslr mitigations=off random.trust_cpu=1 cryptomgr.notests nowatchdog "
-	"clocksource=kvm-clock";
+	"clocksource=kvm-clock "
+	"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,"
+	"-AVX512CD,-AVX_Fast_Unaligned_Load";
 
 static int read_syscall_msrs(struct vcpu_kvm *vcpu, uint64_t *star, uint64_t *lstar, uint64_t *mask)
 {
