@@ -36,8 +36,8 @@ bool pvm_host_detect(void)
  * CPUID and XGETBV, but with noxsave the guest kernel never saves those
  * registers and kvm_pvm does not keep them either: the upper halves of YMM
  * and the AVX-512 registers come back from a syscall, page fault or
- * interrupt with stale values (4 % of syscalls in tests/integration/
- * kernel.sh's probe), and glibc's AVX2/EVEX memcpy and string functions
+ * interrupt with stale values (110 of 3000 syscalls in the probe recorded
+ * in pvm-notes.md), and glibc's AVX2/EVEX memcpy and string functions
  * then corrupt data (a static binary's TLS copied as zeros: SIGSEGV in
  * pipelines).  Turning those ifuncs off leaves glibc on SSE2, whose
  * registers survive (pvm-notes.md, "AVX state on this host").  The rest

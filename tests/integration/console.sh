@@ -2,9 +2,9 @@
 # --console virtio: the whole console on hvc0 (output and piped input), and
 # virtio-rng entropy, in one Linux boot.
 # The bytes are counted with hexdump, not od, and through files, not pipes:
-# on kvm_pvm pipelines in this guest go wrong by themselves at times (busybox
-# od reading a pipe died of SIGSEGV in 14 of 40 runs, with the ember before
-# the house change too; see stdio.sh for awk).
+# on kvm_pvm, before ember kept guest glibc off AVX (arch/x86/pvm.c), busybox
+# od reading a pipe died of SIGSEGV in 14 of 40 runs; files keep this check
+# independent of that workaround.
 SUITE=console
 . "$(dirname "$0")/lib.sh"
 require_guest
