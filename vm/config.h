@@ -17,6 +17,7 @@
 
 #define EMBER_MAX_DISKS 16
 #define EMBER_MAX_SHARES 8
+#define EMBER_MAX_NETS 4
 
 /*
  * Whose files a directory served over 9p shows the guest (virtio/p9_own.c).
@@ -42,6 +43,24 @@ struct ember_disk {
 	const char *path;
 	bool read_only;          /* ",ro" */
 	const char *serial;      /* ",serial=ID": what VIRTIO_BLK_T_GET_ID returns (max 20 bytes) */
+};
+
+/* --net: one virtio-net device and the host back end behind it. */
+enum ember_net_kind {
+	EMBER_NET_TAP,           /* tap=NAME: an existing tap (made by root for this user) */
+	EMBER_NET_AUTO,          /* auto: ember makes a tap, addresses and a route (CAP_NET_ADMIN) */
+	EMBER_NET_BRIDGE,        /* bridge=BR: ember makes a tap and enslaves it to BR */
+	EMBER_NET_USER,          /* user: Debian's passt, no privileges */
+};
+
+struct ember_net {
+	enum ember_net_kind kind;
+	const char *ifname;      /* tap= or bridge= */
+	uint8_t mac[6];          /* the guest's; derived from the index unless ",mac=" */
+	bool has_mac;
+	/* auto: ",host=IP/PREFIX" and ",guest=IP", in network byte order (0: ember's default) */
+	uint32_t host_ip, guest_ip;
+	unsigned prefix;
 };
 
 enum ember_console {
@@ -86,6 +105,8 @@ struct ember_config {
 	unsigned stop_timeout_s; /* --stop-timeout: after a forwarded SIGTERM, stop the VM this much later */
 	struct ember_share shares[EMBER_MAX_SHARES];
 	unsigned nr_shares;
+	struct ember_net nets[EMBER_MAX_NETS];
+	unsigned nr_nets;
 	const char *rootfs;      /* --rootfs: a directory (served over 9p) or an ext4 image */
 	bool rootfs_is_dir;
 	enum ember_own rootfs_own; /* a directory's: EMBER_OWN_MAPPED unless ",own=host" */
@@ -110,6 +131,12 @@ int config_parse_disk(char *spec, struct ember_disk *disk, struct ember_err *err
  * may hold commas, the guest directory may not).
  */
 int config_parse_share(char *spec, unsigned index, struct ember_share *share, struct ember_err *err);
+
+/*
+ * "tap=NAME|auto|bridge=BR|user" and its ",mac=", ",host=", ",guest="
+ * options from --net; modifies spec in place (names point into it).
+ */
+int config_parse_net(char *spec, struct ember_net *net, struct ember_err *err);
 
 /* "mapped" or "host" (the value of own=): 0 or -EINVAL. */
 int config_parse_own(const char *text, enum ember_own *own);
