@@ -12,7 +12,10 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Iarch/$(ARCH)/inc
 # No .eh_frame for our own code: ember never unwinds (no C++, no pthread_cancel/exit),
 # and debuggers read .debug_frame from build/ember.debug.  16 KiB off the binary.
 CFLAGS    += -fno-asynchronous-unwind-tables -fno-unwind-tables
-LDLIBS    := -llz4 -lseccomp -lcap-ng -lpthread
+# libnl's headers live under their own directory (virtio/net_tap.c: taps, addresses, bridges).
+CFLAGS    += -I/usr/include/libnl3
+# Static link: libnl-route-3 needs libnl-3, so it comes first.
+LDLIBS    := -llz4 -lseccomp -lcap-ng -lnl-route-3 -lnl-3 -lpthread
 
 # Every .c below these folders is part of the VMM; main.c only parses flags.
 # arch/$(ARCH)/include is on the include path: arch/arch.h takes its "arch_types.h" from there

@@ -47,6 +47,16 @@ static const char usage[] =
 	"                   (virtio-9p; repeatable).  own=host (--share's default): files\n"
 	"                   are the host's; own=mapped (--rootfs DIR's): owners, modes and\n"
 	"                   special files live in user.virtfs.* extended attributes\n"
+	"  --net tap=NAME|auto|bridge=BR|user[,mac=MAC]  a virtio-net device (repeatable):\n"
+	"                   tap=NAME an existing tap (ip tuntap add NAME mode tap user $USER);\n"
+	"                   auto[,host=IP/PREFIX][,guest=IP] a tap ember makes, addresses and\n"
+	"                   deletes (root; default host 172.30.N.1/24, guest .2); bridge=BR a\n"
+	"                   tap ember makes on bridge BR (root); user: passt, no privileges\n"
+	"                   (guest 10.0.2.15/24, gateway 10.0.2.2 = the host, DNS 10.0.2.3)\n"
+	"  --vsock PATH[,cid=N]  virtio-vsock (guest CID N, default 3) behind the Unix socket\n"
+	"                   PATH: a host client connects to PATH and writes \"CONNECT <port>\\n\"\n"
+	"                   to reach a guest listener; a guest connect to CID 2 port P\n"
+	"                   reaches the Unix socket PATH_P (Firecracker's convention)\n"
 	"  --env K=V        environment variable for COMMAND (repeatable)\n"
 	"  --workdir DIR    COMMAND's working directory in the guest\n"
 	"  --user UID[:GID] run COMMAND as this numeric user and group\n"
@@ -79,6 +89,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_BOOT_TIMER, OPT_VERBOSE,
 	OPT_DISK, OPT_CONSOLE, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_TIMEOUT, OPT_SHARE, OPT_ROOTFS,
 	OPT_NO_SANDBOX, OPT_STOP_TIMEOUT, OPT_COLD, OPT_SNAPSHOT_TO, OPT_COMPRESS,
+	OPT_NET, OPT_VSOCK,
 };
 
 static const struct option run_options[] = {
@@ -97,6 +108,8 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "share", required_argument, NULL, OPT_SHARE },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "cold", no_argument, NULL, OPT_COLD },
@@ -213,6 +226,25 @@ static int parse_run(int argc, char **argv, struct ember_config *cfg)
 			if (config_parse_share(optarg, cfg->nr_shares, &cfg->shares[cfg->nr_shares], &err))
 				return die(err.msg);
 			cfg->nr_shares++;
+			break;
+		}
+		case OPT_NET: {
+			struct ember_err err;
+			if (cfg->nr_nets == EMBER_MAX_NETS) {
+				snprintf(msg, sizeof(msg), "--net: at most %d networks", EMBER_MAX_NETS);
+				return die(msg);
+			}
+			if (config_parse_net(optarg, &cfg->nets[cfg->nr_nets], &err))
+				return die(err.msg);
+			cfg->nr_nets++;
+			break;
+		}
+		case OPT_VSOCK: {
+			struct ember_err err;
+			if (cfg->vsock_path)
+				return die("--vsock given twice (one device per VM)");
+			if (config_parse_vsock(optarg, cfg, &err))
+				return die(err.msg);
 			break;
 		}
 		case OPT_ROOTFS: {

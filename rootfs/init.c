@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "arch/x86/guest_abi.h"
+#include "rootfs/init_net.h"
 #include "rootfs/init_relay.h"
 
 
@@ -317,6 +318,7 @@ static int run_request(struct relay *r, struct channel_request *req)
 		return STATUS_INIT_FAILED;
 	if (mount_shares(req) < 0)
 		return STATUS_INIT_FAILED;
+	net_resolv_conf();
 	/* Like a container's WORKDIR: created when missing. */
 	if (req->workdir)
 		make_dirs(req->workdir);
@@ -433,6 +435,7 @@ int main(int argc, char **argv)
 		mount_one("cgroup2", "/sys/fs/cgroup", NULL);
 	mount_one("tmpfs", "/tmp", "mode=1777");
 	mount_one("tmpfs", "/run", "mode=0755");
+	net_loopback_up();
 
 	(void)argc;
 	int status = strstr(read_cmdline(), CHANNEL_CMDLINE_WORD) ? run_channel() : run_console(argv + 1);

@@ -20,8 +20,8 @@ ROOTFS_INIT_CC := $(if $(shell command -v musl-gcc 2>/dev/null),musl-gcc,$(CC))
 endif
 ROOTFS_INIT_CFLAGS := -static -Os -s -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I.
 # The channel's wire format is ember's own file, compiled into both sides.
-ROOTFS_INIT_SRCS   := $(ROOTFS_DIR)/init.c $(ROOTFS_DIR)/init_relay.c vm/channel_proto.c
-ROOTFS_INIT_DEPS   := $(ROOTFS_INIT_SRCS) $(ROOTFS_DIR)/init_relay.h vm/channel_proto.h arch/x86/guest_abi.h
+ROOTFS_INIT_SRCS   := $(ROOTFS_DIR)/init.c $(ROOTFS_DIR)/init_net.c $(ROOTFS_DIR)/init_relay.c vm/channel_proto.c
+ROOTFS_INIT_DEPS   := $(ROOTFS_INIT_SRCS) $(ROOTFS_DIR)/init_relay.h $(ROOTFS_DIR)/init_net.h vm/channel_proto.h arch/x86/guest_abi.h
 
 .PHONY: guest guest-kernel guest-initramfs rootfs-force
 guest: $(ROOTFS_KERNEL) $(ROOTFS_INITRD)

@@ -113,7 +113,7 @@ if grep -q '#error' arch/arch.h; then not_ok "arch/arch.h has no #error" "found 
 
 # ---- 4. what the device-level unit tests link ---------------------------------------------
 forbidden='vm_run|vm_create|vcpu_create|vcpu_handle_exit|emu_step|acpi_build|sandbox_apply|sandbox_drop_capabilities|arch_vm_init'
-for t in test_virtq test_virtio_mmio test_worker test_blk test_9p test_ports; do
+for t in test_virtq test_virtio_mmio test_worker test_blk test_9p test_ports test_net; do
 	bin=$UNIT_DIR/$t
 	if [ ! -x "$bin" ]; then
 		not_ok "$t links only the device layers" "$bin not built (make unit)"

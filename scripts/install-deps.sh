@@ -11,6 +11,10 @@ PACKAGES=(
     musl-tools  # rootfs/rootfs.mk: a 50 KB static guest init instead of 700 KB
     clang libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan and UBSan
     python3     # tests/bench/stats.py: the figures and tables of `make bench`
+    libnl-3-dev libnl-route-3-dev  # virtio/net_tap.c: --net auto/bridge= set taps up over rtnetlink
+    passt       # virtio/net_passt.c: --net user, the guest's network without privileges
+    iperf3      # network throughput of a guest, host to guest and back
+    iproute2    # tests: ip(8) builds bridges, veths and routes inside test namespaces
 )
 
 # One dpkg-query for all packages: prints "name<TAB>status" for each known one;

@@ -2,11 +2,14 @@
 #include "virtio/devices.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "virtio/9p.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/vsock.h"
 #include "vm/machine.h"
 
 int virtio_devices_add(struct virtio_devices *list, struct virtio_device *dev, struct ember_err *err)
@@ -29,6 +32,42 @@ int virtio_devices_add(struct virtio_devices *list, struct virtio_device *dev, s
 static enum p9_own p9_own_of(enum ember_own own)
 {
 	return own == EMBER_OWN_MAPPED ? P9_OWN_MAPPED : P9_OWN_HOST;
+}
+
+/*
+ * One --net: its back end (a tap, a bridge port or passt, opened now,
+ * before privileges go), the device over it, and the kernel's ip= word
+ * for the guest's address, which the kernel takes for one interface only.
+ */
+static int add_net(struct virtio_devices *list, const struct ember_net *net, unsigned index,
+		   struct ember_err *err)
+{
+	struct net_backend *be;
+	struct virtio_device *dev;
+	char word[sizeof(list->net_cmdline)];
+	uint8_t mac[6];
+	int rc;
+
+	if (net->has_mac)
+		memcpy(mac, net->mac, sizeof(mac));
+	else
+		config_net_default_mac(index, mac);
+	if ((rc = net_backend_open(net, index, &be, err)))
+		return rc;
+	if (net_backend_guest_cmdline(net, be, index, word, sizeof(word)) < 0) {
+		be->ops->close(be);
+		return ember_fail(err, E2BIG, "--net %u: its kernel command line is too long", index);
+	}
+	if (word[0] && list->net_cmdline[0]) {
+		be->ops->close(be);
+		return ember_fail(err, EINVAL,
+				  "--net: only one auto or user network per VM (the kernel's ip= sets up one interface)");
+	}
+	if (word[0])
+		snprintf(list->net_cmdline, sizeof(list->net_cmdline), "%s", word);
+	if ((rc = virtio_net_new(be, mac, &dev, err))) /* closes be on failure */
+		return rc;
+	return virtio_devices_add(list, dev, err);
 }
 
 /*
@@ -59,6 +98,11 @@ int virtio_devices_create(struct virtio_devices *list, struct machine *m,
 		if (CREATE_AND_ADD(virtio_9p_new(&root, &dev, err)))
 			return rc;
 	}
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if ((rc = add_net(list, &cfg->nets[i], i, err)))
+			return rc;
+	if (cfg->vsock_path && CREATE_AND_ADD(virtio_vsock_new(cfg->vsock_path, cfg->vsock_cid, &dev, err)))
+		return rc;
 	for (unsigned i = 0; i < cfg->nr_shares; i++) {
 		const struct ember_share *sh = &cfg->shares[i];
 		struct p9_share share = { .host_dir = sh->host_dir, .tag = sh->tag,
@@ -129,6 +173,12 @@ int virtio_devices_cmdline(const struct virtio_devices *list, char *buf, size_t 
 		int n = virtio_mmio_cmdline_word(&list->transport[i], buf + used, size - used);
 		if (n < 0)
 			return n;
+		used += (size_t)n;
+	}
+	if (list->net_cmdline[0]) {
+		int n = snprintf(buf + used, size - used, "%s%s", used ? " " : "", list->net_cmdline);
+		if (n < 0 || (size_t)n >= size - used)
+			return -E2BIG;
 		used += (size_t)n;
 	}
 	return (int)used;

@@ -33,6 +33,7 @@ struct virtio_devices {
 	struct machine *machine;
 	struct virtio_mmio transport[ARCH_VIRTIO_MMIO_SLOTS]; /* in slot order */
 	unsigned nr;
+	char net_cmdline[160];   /* the kernel's ip= word for the one addressed --net, or "" */
 };
 
 /* Creates and attaches every device the configuration asks for. */
@@ -55,7 +56,10 @@ void virtio_devices_unlock(struct virtio_devices *list);
 /* The transports' windows, for the arch's tables (ACPI DSDT, device tree). */
 unsigned virtio_devices_describe(const struct virtio_devices *list,
 				 struct arch_mmio_device out[ARCH_VIRTIO_MMIO_SLOTS]);
-/* "virtio_mmio.device=4K@ADDR:IRQ ..." for kernels that take devices from the command line. */
+/*
+ * "virtio_mmio.device=4K@ADDR:IRQ ..." for kernels that take devices from
+ * the command line, then the guest's ip= address when a --net gives one.
+ */
 int virtio_devices_cmdline(const struct virtio_devices *list, char *buf, size_t size);
 
 #endif

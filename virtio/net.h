@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "virtio/virtio.h"
+#include "virtio/worker.h"
 #include "vm/config.h"
 #include "vm/error.h"
 
@@ -140,5 +141,105 @@ int net_backend_guest_cmdline(const struct ember_net *net, const struct net_back
 /* The device, over a back end it then owns; mac is the guest's address. */
 int virtio_net_new(struct net_backend *be, const uint8_t mac[6], struct virtio_device **out,
 		   struct ember_err *err);
+/*
+ * virtio_net_new() owns be from the call on: when it fails it closes be
+ * too, so a caller never closes a back end it handed over.
+ */
+
+/* ---- the device's insides -------------------------------------------------------------
+ * Shown so that unit tests drive the device without KVM, as blk.h does:
+ * virtio_net_init() over a fake back end, hand-made queues, then
+ * virtio_net_serve() with the pending bits the worker would pass.
+ */
+
+#define VIRTIO_NET_CONFIG_SIZE 8  /* mac and status: neither MQ nor MTU is offered */
+#define VIRTIO_NET_RX_BUDGET   64 /* frames received per wake: tx gets its turn between */
+#define VIRTIO_NET_TX_BUDGET   VIRTIO_NET_QUEUE_SIZE /* chains sent per wake */
+#define VIRTIO_NET_WATCH_BE    0  /* the back end's fd: the worker's extra fd 0 */
+
+/* Counters, changed and read under dev.lock. */
+struct virtio_net_stats {
+	uint64_t tx_frames, tx_bytes, tx_dropped; /* bytes: frames without their header */
+	uint64_t rx_frames, rx_bytes, rx_dropped;
+};
+
+struct virtio_net {
+	struct virtio_device dev;
+	struct net_backend *be;      /* owned: closed by destroy */
+	uint8_t mac[6];
+	bool link_up;                /* config status: cleared when the back end goes */
+	bool be_gone;                /* recv failed for good: never read again */
+	bool watching;               /* the worker watches be->fd (see net_rx_watch) */
+	unsigned offloads;           /* NET_OFFLOAD_* last given to the back end */
+	bool offload_failed_logged;
+	struct virtio_net_stats stats;
+	struct virtio_worker worker;
+
+	/* Scratch, only under dev.lock. */
+	size_t rx_len;               /* bytes of rx_buf holding a frame not delivered yet; 0: none */
+	struct virtq_chain rx_first, rx_chain, tx_chain;
+	uint16_t rx_head[VIRTQ_MAX_SIZE];   /* chains taken for the frame being delivered */
+	uint32_t rx_piece[VIRTQ_MAX_SIZE];  /* and the bytes each gets */
+	struct virtio_net_hdr_v1 tx_hdr;    /* the guest's header, copied once and checked */
+	struct iovec tx_iov[VIRTQ_MAX_SIZE + 1];
+	uint8_t rx_buf[VIRTIO_NET_MAX_BUF];
+};
+
+/*
+ * Fills n (ops, features, config space, a worker that will watch be->fd
+ * from DRIVER_OK on); no thread, no transport.  n does not own be until virtio_net_new: on
+ * failure be is left open.
+ */
+int virtio_net_init(struct virtio_net *n, struct net_backend *be, const uint8_t mac[6],
+		    struct ember_err *err);
+/* Starts the worker thread; dev.kick_fd[] must exist (virtio_device_attach made them). */
+int virtio_net_start(struct virtio_net *n, struct ember_err *err);
+/* Stops the worker (if any); does not close the back end nor free n. */
+void virtio_net_uninit(struct virtio_net *n);
+/*
+ * The worker's serve callback (virtio_worker_fn), dev->lock held: tx on
+ * VIRTIO_WORKER_QUEUE(VIRTIO_NET_TXQ); rx on a kick of the rx queue or
+ * on VIRTIO_WORKER_EXTRA(VIRTIO_NET_WATCH_BE).
+ */
+void virtio_net_serve(struct virtio_device *dev, uint32_t pending);
+/* The NET_OFFLOAD_* set the driver's accepted features ask of the back end. */
+unsigned virtio_net_offloads(const struct virtio_device *dev);
+
+/* ---- inside the back ends (net_backend.c, net_tap.c, net_passt.c) ---------- */
+
+/*
+ * The IPv4 set-up a back end gives its guest through the kernel's ip=
+ * word, in network byte order (dns 0: none).
+ */
+struct net_ipv4 {
+	uint32_t guest, gateway, dns;
+	unsigned prefix;
+};
+
+/*
+ * --net user: the fixed set-up of QEMU's user networking, documented so
+ * that it can be relied on.  passt answers ARP for the whole subnet, takes
+ * traffic to the gateway to the host's loopback (as QEMU's 10.0.2.2 is the
+ * host), forwards DNS sent to NET_USER_DNS to the host's first resolver,
+ * and everything else leaves through the host's own sockets.
+ */
+#define NET_USER_GUEST   "10.0.2.15"
+#define NET_USER_PREFIX  24
+#define NET_USER_GATEWAY "10.0.2.2"
+#define NET_USER_DNS     "10.0.2.3"
+
+/*
+ * --net auto without host=/guest=: 172.30.N.1/24 on the host's end of tap
+ * "emberN" and 172.30.N.2 in the guest, N the tap's number modulo 256.
+ */
+#define NET_AUTO_NET    0xac1e0000u /* 172.30.0.0, host byte order */
+#define NET_AUTO_PREFIX 24
+
+/* tap=, auto and bridge= (net_tap.c). */
+int net_tap_open(const struct ember_net *net, struct net_backend **out, struct ember_err *err);
+/* auto: the addresses net_tap_open gave the link and leaves to the guest; false for any other back end. */
+bool net_tap_guest_ipv4(const struct net_backend *be, struct net_ipv4 *out);
+/* user (net_passt.c). */
+int net_passt_open(const struct ember_net *net, struct net_backend **out, struct ember_err *err);
 
 #endif

@@ -4,6 +4,7 @@
 #define EMBER_VM_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -107,6 +108,8 @@ struct ember_config {
 	unsigned nr_shares;
 	struct ember_net nets[EMBER_MAX_NETS];
 	unsigned nr_nets;
+	const char *vsock_path;  /* --vsock PATH: virtio-vsock behind this Unix socket (Firecracker's convention) */
+	uint32_t vsock_cid;      /* ",cid=N": the guest's context id (default 3) */
 	const char *rootfs;      /* --rootfs: a directory (served over 9p) or an ext4 image */
 	bool rootfs_is_dir;
 	enum ember_own rootfs_own; /* a directory's: EMBER_OWN_MAPPED unless ",own=host" */
@@ -137,6 +140,13 @@ int config_parse_share(char *spec, unsigned index, struct ember_share *share, st
  * options from --net; modifies spec in place (names point into it).
  */
 int config_parse_net(char *spec, struct ember_net *net, struct ember_err *err);
+/* The spec config_parse_net reads back (what a snapshot stores): length, or -E2BIG. */
+int config_net_format(const struct ember_net *net, char *buf, size_t size);
+/* The guest MAC of the index-th --net without ",mac=": QEMU's 52:54:00:12:34:56, plus index. */
+void config_net_default_mac(unsigned index, uint8_t mac[6]);
+
+/* --vsock PATH[,cid=N]: N in 3..2^32-2 (0-2 are reserved, -1 is "any"); path cut in place. */
+int config_parse_vsock(char *spec, struct ember_config *cfg, struct ember_err *err);
 
 /* "mapped" or "host" (the value of own=): 0 or -EINVAL. */
 int config_parse_own(const char *text, enum ember_own *own);

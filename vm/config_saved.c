@@ -2,7 +2,7 @@
 /*
  * The part of a configuration a snapshot needs to re-create its VM
  * (`ember restore`): memory, vCPUs, console, the command channel, disks,
- * shares and root file system, as tab-separated lines.  Read back from a
+ * shares, networks and root file system, as tab-separated lines.  Read back from a
  * file that may be damaged: every line and number is checked.
  *
  * A share or a directory root file system whose ownership model is not
@@ -66,6 +66,17 @@ int config_save(const struct ember_config *cfg, char *buf, size_t size, struct e
 		rc |= add(buf, size, &len, "share\t%d\t%s\t%s\t%s", s->read_only, s->tag, s->guest_dir,
 			  s->host_dir);
 		rc |= own_field(buf, size, &len, s->own);
+	}
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		char spec[128];
+		if (config_net_format(&cfg->nets[i], spec, sizeof(spec)) < 0)
+			return ember_fail(err, E2BIG, "snapshot: --net %u: too long to save", i);
+		rc |= add(buf, size, &len, "net\t%s\n", spec);
+	}
+	if (cfg->vsock_path) {
+		if (!storable(cfg->vsock_path))
+			return ember_fail(err, EINVAL, "snapshot: --vsock %s: a tab or newline in its name", cfg->vsock_path);
+		rc |= add(buf, size, &len, "vsock\t%u\t%s\n", cfg->vsock_cid, cfg->vsock_path);
 	}
 	if (cfg->rootfs) {
 		if (!storable(cfg->rootfs))
@@ -133,6 +144,14 @@ int config_load(struct ember_config *cfg, char *text, struct ember_err *err)
 			snprintf(s->tag, sizeof(s->tag), "%s", f[2]);
 			s->guest_dir = f[3];
 			s->host_dir = f[4];
+		} else if (!strcmp(f[0], "net") && n == 2 && cfg->nr_nets < EMBER_MAX_NETS) {
+			struct ember_err ignored;
+			ok = config_parse_net(f[1], &cfg->nets[cfg->nr_nets++], &ignored) == 0;
+		} else if (!strcmp(f[0], "vsock") && n == 3) {
+			unsigned cid = 0;
+			ok = config_parse_uint(f[1], 0xfffffffeu, &cid) == 0 && cid >= 3 && f[2][0];
+			cfg->vsock_cid = cid;
+			cfg->vsock_path = f[2];
 		} else if (!strcmp(f[0], "rootfs") && (n == 3 || n == 4)) {
 			ok = flag(f[1], &cfg->rootfs_is_dir) && f[2][0] &&
 			     (n == 3 || (cfg->rootfs_is_dir && config_parse_own(f[3], &cfg->rootfs_own) == 0));

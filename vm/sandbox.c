@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <cap-ng.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -57,6 +58,19 @@ static const int allowed[] = {
 	SCMP_SYS(getrandom),
 	/* `ember snapshot` connecting to a --snapshot-to VM's socket (made before the filter). */
 	SCMP_SYS(accept4),
+	/*
+	 * --net user: frames to passt on the socket pair made before the
+	 * filter (no socket() or connect(), so no other peer), and at the end
+	 * passt stopped through its pidfd (the only process ember holds one
+	 * of) and reaped.
+	 */
+	SCMP_SYS(sendmsg), SCMP_SYS(pidfd_send_signal), SCMP_SYS(wait4),
+	/*
+	 * --vsock: connected sockets handed over by the connector process
+	 * (virtio/vsock_connect.c: only it may connect, and only to PATH_<port>),
+	 * half-closes, and reaping the connector at the end.
+	 */
+	SCMP_SYS(recvmsg), SCMP_SYS(shutdown),
 };
 
 /*
@@ -96,6 +110,8 @@ static struct scmp_arg_cmp real_fd(unsigned arg)
  */
 static const unsigned long allowed_ioctls[] = {
 	KVM_RUN, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
+	/* virtio-net: the offloads the guest accepted, given to its tap at DRIVER_OK. */
+	TUNSETOFFLOAD,
 };
 
 static void on_sigsys(int sig, siginfo_t *info, void *ucontext)

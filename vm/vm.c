@@ -601,10 +601,24 @@ static int listen_for_snapshots(struct vm *vm, struct ember_err *err)
 	return 0;
 }
 
+/*
+ * A --net auto without host=/guest= gets its subnet from the tap the
+ * kernel names at this run (172.30.N.0/24 for tap emberN), so that VMs
+ * started side by side never share one; a saved guest would keep a past
+ * run's address.  Such runs boot cold (README: give host= and guest=).
+ */
+static bool net_addresses_fixed(const struct ember_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if (cfg->nets[i].kind == EMBER_NET_AUTO && !cfg->nets[i].guest_ip)
+			return false;
+	return true;
+}
+
 /* A run that may start warm: ember's init takes the command, nothing asks for a real boot. */
 static bool warm_wanted(const struct ember_config *cfg)
 {
-	return cfg->init_handshake && !cfg->cold && !cfg->boot_timer;
+	return cfg->init_handshake && !cfg->cold && !cfg->boot_timer && net_addresses_fixed(cfg);
 }
 
 enum warm_outcome { WARM_RUNNING, WARM_BOOT_COLD, WARM_FAILED };

@@ -90,6 +90,13 @@ int warm_shape_describe(struct warm_shape *ws, const struct ember_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_shares; i++)
 		ok &= add(ws->key, sizeof(ws->key), "share %u %s%s\n", i, cfg->shares[i].tag,
 			  cfg->shares[i].read_only ? " ro" : "");
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		char spec[128];
+		ok &= config_net_format(&cfg->nets[i], spec, sizeof(spec)) >= 0;
+		ok &= add(ws->key, sizeof(ws->key), "net %u %s\n", i, spec);
+	}
+	if (cfg->vsock_path)
+		ok &= add(ws->key, sizeof(ws->key), "vsock cid %u\n", cfg->vsock_cid);
 	ok &= add(ws->key, sizeof(ws->key), "rootfs %s\n",
 		  !cfg->rootfs ? "none" : cfg->rootfs_is_dir ? "dir" : "image");
 	/* A cold boot saw these sizes (virtio-blk capacity): a restore must find the same. */

@@ -7,8 +7,14 @@
  * with a configuration-change interrupt pending, and a reset must bring it
  * back.  ember must neither crash nor hang nor touch memory outside RAM.
  *
- * Output: "good chain ok", one "<case> -> needs reset ok" per case, then
- * "hostile ok" and exit 0.  Anything unexpected: a line saying what, exit 1.
+ * When there is a virtio-net (--net), its tx queue gets the same: a good
+ * frame, four chains that cannot be a frame (virtio/net.c drops each and
+ * returns it, used len 0, the device stays live), and the four broken rings.
+ *
+ * Output: "good chain ok", one "<case> -> needs reset ok" per case; with
+ * virtio-net "net good tx ok", one "net <case> -> dropped ok" or "net
+ * <case> -> needs reset ok" per case; then "hostile ok" and exit 0.
+ * Anything unexpected: a line saying what, exit 1.
  */
 #include "guest.h"
 
@@ -55,6 +61,10 @@
 #define OUTSIDE  0x7ff000000000ULL /* far beyond any RAM ember gives a guest */
 #define POLLS    200000            /* bounded waits: a broken device fails, not hangs */
 
+#define NET_HDR     12                         /* struct virtio_net_hdr_v1 */
+#define NET_MAX_BUF (NET_HDR + 65535 + 14 + 4) /* VIRTIO_NET_MAX_BUF, virtio/net.h */
+#define RAM_LOW     0x100000UL                 /* this guest's image: RAM the device may read */
+
 struct desc {
 	uint64_t addr;
 	uint32_t len;
@@ -73,8 +83,15 @@ static struct {
 } ring_used __attribute__((aligned(4096)));
 static struct desc indirect[2] __attribute__((aligned(16)));
 static uint8_t buf[32] __attribute__((aligned(16)));
+/* A zeroed header (no offload asked), then a broadcast frame of a local experimental type. */
+static const uint8_t tx_frame[NET_HDR + 60] = {
+	[NET_HDR] = 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* destination */
+	0x52, 0x54, 0x00, 0x12, 0x34, 0x56,            /* source: ember's default guest MAC */
+	0x88, 0xb5,                                    /* EtherType: IEEE 802 local experimental */
+};
 
 static uintptr_t base;
+static uint32_t queue; /* the queue under attack: rng's 0, or virtio-net's tx (1) */
 static const char *current = "setup"; /* the case under way, for failure messages */
 
 static uint32_t rd(uint32_t off)
@@ -103,19 +120,20 @@ static void bad(const char *what, uint64_t got)
 	fail(1, ")\n");
 }
 
-static void find_rng(void)
+/* The slot of the first device with this id, or 0 (base is then the slot probed last). */
+static uintptr_t find_device(uint32_t id)
 {
 	for (unsigned i = 0; i < MMIO_SLOTS; i++) {
 		base = MMIO_FIRST + i * 0x1000UL;
 		if (rd(R_MAGIC) != 0x74726976)
 			break; /* slots are filled in order: no device past an empty one */
-		if (rd(R_DEVICE_ID) != 4)
+		if (rd(R_DEVICE_ID) != id)
 			continue;
 		if (rd(R_VERSION) != 2)
-			bad("virtio-rng: version is not 2", rd(R_VERSION));
-		return;
+			bad("version is not 2", rd(R_VERSION));
+		return base;
 	}
-	bad("no virtio-rng on the virtio-mmio slots: last magic", rd(R_MAGIC));
+	return 0;
 }
 
 static void set_addr(uint32_t lo, uint64_t a)
@@ -125,7 +143,7 @@ static void set_addr(uint32_t lo, uint64_t a)
 }
 
 /*
- * Reset, negotiate (VERSION_1 plus `low` feature bits), queue 0 at the
+ * Reset, negotiate (VERSION_1 plus `low` feature bits), `queue` at the
  * given ring addresses.  Returns with DRIVER_OK set unless the queue
  * refused to start (the caller checks).
  */
@@ -156,11 +174,11 @@ static void setup_rings(uint32_t low, uint64_t desc, uint64_t avail, uint64_t us
 	if (!(rd(R_STATUS) & S_FEATURES_OK))
 		bad("FEATURES_OK refused", rd(R_STATUS));
 
-	wr(R_QUEUE_SEL, 0);
+	wr(R_QUEUE_SEL, queue);
 	if (rd(R_QUEUE_NUM_MAX) < QSZ)
-		bad("queue 0 too small", rd(R_QUEUE_NUM_MAX));
+		bad("queue too small", rd(R_QUEUE_NUM_MAX));
 	if (rd(R_QUEUE_READY) != 0)
-		bad("queue 0 ready after reset", 1);
+		bad("queue ready after reset", 1);
 	wr(R_QUEUE_NUM, QSZ);
 	set_addr(R_DESC_LO, desc);
 	set_addr(R_DRIVER_LO, avail);
@@ -173,7 +191,7 @@ static void setup(uint32_t low)
 {
 	setup_rings(low, (uintptr_t)ring_desc, (uintptr_t)&ring_avail, (uintptr_t)&ring_used);
 	if (rd(R_QUEUE_READY) != 1)
-		bad("queue 0 did not start", rd(R_STATUS));
+		bad("queue did not start", rd(R_STATUS));
 	if (rd(R_STATUS) != (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK))
 		bad("status after DRIVER_OK", rd(R_STATUS));
 }
@@ -185,7 +203,21 @@ static void submit(uint16_t head, uint16_t step)
 	barrier();
 	ring_avail.idx = (uint16_t)(ring_avail.idx + step);
 	barrier();
-	wr(R_QUEUE_NOTIFY, 0);
+	wr(R_QUEUE_NOTIFY, queue);
+}
+
+/* Waits (bounded) for the one chain submitted, head 0, to come back with `len` written. */
+static void expect_used(uint16_t used_before, uint32_t len)
+{
+	for (int i = 0; i < POLLS && *(volatile uint16_t *)&ring_used.idx == used_before; i++)
+		__asm__ volatile("pause");
+	barrier();
+	if (ring_used.idx != (uint16_t)(used_before + 1))
+		bad("used idx did not advance by one", ring_used.idx);
+	if (ring_used.ring[used_before % QSZ].id != 0)
+		bad("used id", ring_used.ring[used_before % QSZ].id);
+	if (ring_used.ring[used_before % QSZ].len != len)
+		bad("used len", ring_used.ring[used_before % QSZ].len);
 }
 
 /* One device-writable request of 16 bytes, directly or through an indirect table. */
@@ -202,15 +234,7 @@ static void good_request(int via_indirect)
 		ring_desc[0] = (struct desc){ (uintptr_t)buf, 16, D_WRITE, 0 };
 	}
 	submit(0, 1);
-	for (int i = 0; i < POLLS && *(volatile uint16_t *)&ring_used.idx == used_before; i++)
-		__asm__ volatile("pause");
-	barrier();
-	if (ring_used.idx != (uint16_t)(used_before + 1))
-		bad("used idx did not advance by one", ring_used.idx);
-	if (ring_used.ring[used_before % QSZ].id != 0)
-		bad("used id", ring_used.ring[used_before % QSZ].id);
-	if (ring_used.ring[used_before % QSZ].len != 16)
-		bad("used len", ring_used.ring[used_before % QSZ].len);
+	expect_used(used_before, 16);
 	static const uint8_t zero[16];
 	if (!memcmp(buf, zero, 16)) /* 2^-128: random bytes are never all zero */
 		bad("buffer not written", 0);
@@ -243,10 +267,107 @@ static void expect_needs_reset(const char *name)
 	uart_puts(" -> needs reset ok\n");
 }
 
+/*
+ * The tx chain at head 0 comes back unwritten, used len 0 (the device only
+ * reads tx buffers, so a frame sent and one dropped look alike), and the
+ * device is still live.
+ */
+static void tx_returned(void)
+{
+	static const uint8_t zero[sizeof(buf)];
+	uint16_t used_before = ring_used.idx;
+
+	submit(0, 1);
+	expect_used(used_before, 0);
+	if (memcmp(buf, zero, sizeof(buf)))
+		bad("device wrote into a tx chain", buf[0]);
+	if (rd(R_STATUS) & S_NEEDS_RESET)
+		bad("NEEDS_RESET after a tx chain", rd(R_STATUS));
+}
+
+/* Header and frame in two descriptors, as Linux's virtio_net sends them without offloads. */
+static void tx_good(void)
+{
+	ring_desc[0] = (struct desc){ (uintptr_t)tx_frame, NET_HDR, D_NEXT, 1 };
+	ring_desc[1] = (struct desc){ (uintptr_t)tx_frame + NET_HDR, sizeof(tx_frame) - NET_HDR, 0, 0 };
+	tx_returned();
+}
+
+/* virtio/net.c: a chain that cannot be a frame costs that frame, not the device. */
+static void tx_dropped(const char *name)
+{
+	current = name;
+	tx_returned();
+	uart_puts(name);
+	uart_puts(" -> dropped ok\n");
+}
+
+static void attack_net_tx(void)
+{
+	current = "net good tx";
+	setup(0);
+	tx_good();
+	uart_puts("net good tx ok\n");
+
+	/* Dropped, one after another on the same rings. */
+	ring_desc[0] = (struct desc){ (uintptr_t)tx_frame, 0, 0, 0 };
+	tx_dropped("net zero-length");
+
+	/* Five pieces of RAM, one byte more than the largest GSO frame with its header. */
+	for (uint16_t i = 0; i < 4; i++)
+		ring_desc[i] = (struct desc){ RAM_LOW, 16384, D_NEXT, (uint16_t)(i + 1) };
+	ring_desc[4] = (struct desc){ RAM_LOW, NET_MAX_BUF + 1 - 4 * 16384, 0, 0 };
+	tx_dropped("net over-max-buf");
+
+	ring_desc[0] = (struct desc){ (uintptr_t)tx_frame, NET_HDR - 1, 0, 0 };
+	tx_dropped("net short-header");
+
+	/* A whole frame, then a buffer for the device to write: tx is read-only (§5.1.6.2). */
+	ring_desc[0] = (struct desc){ (uintptr_t)tx_frame, sizeof(tx_frame), D_NEXT, 1 };
+	ring_desc[1] = (struct desc){ (uintptr_t)buf, sizeof(buf), D_WRITE, 0 };
+	tx_dropped("net device-writable");
+
+	current = "net good tx after drops";
+	tx_good();
+
+	/* Broken rings: virtq_pop refuses them, NEEDS_RESET as for virtio-rng. */
+	current = "net desc-outside-ram";
+	setup(0);
+	ring_desc[0] = (struct desc){ OUTSIDE, sizeof(tx_frame), 0, 0 };
+	submit(0, 1);
+	expect_needs_reset("net desc-outside-ram");
+
+	current = "net desc-loop";
+	setup(0);
+	ring_desc[0] = (struct desc){ (uintptr_t)tx_frame, NET_HDR, D_NEXT, 1 };
+	ring_desc[1] = (struct desc){ (uintptr_t)tx_frame + NET_HDR, 60, D_NEXT, 0 };
+	submit(0, 1);
+	expect_needs_reset("net desc-loop");
+
+	current = "net next-out-of-range";
+	setup(0);
+	ring_desc[0] = (struct desc){ (uintptr_t)tx_frame, NET_HDR, D_NEXT, QSZ };
+	submit(0, 1);
+	expect_needs_reset("net next-out-of-range");
+
+	current = "net avail-idx-jump";
+	setup(0);
+	ring_desc[0] = (struct desc){ (uintptr_t)tx_frame, sizeof(tx_frame), 0, 0 };
+	submit(0, QSZ + 1);
+	expect_needs_reset("net avail-idx-jump");
+
+	current = "net good tx after resets";
+	setup(0);
+	tx_good();
+}
+
 int guest_main(const void *boot_params)
 {
 	(void)boot_params;
-	find_rng();
+	uintptr_t rng = find_device(4);
+	if (!rng)
+		bad("no virtio-rng on the virtio-mmio slots: last magic", rd(R_MAGIC));
+	base = rng;
 
 	current = "good chain";
 	setup(0);
@@ -301,6 +422,13 @@ int guest_main(const void *boot_params)
 	current = "good chain after resets";
 	setup(0);
 	good_request(0);
+
+	uintptr_t net = find_device(1);
+	if (net) {
+		base = net;
+		queue = 1; /* tx; rx (0) stays unset, so the device never reads its back end */
+		attack_net_tx();
+	}
 
 	uart_puts("hostile ok\n");
 	return 0;

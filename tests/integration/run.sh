@@ -15,7 +15,7 @@ trap 'rm -rf "$XDG_CACHE_HOME"' EXIT
 total_pass=0 total_fail=0
 for t in tests/integration/core.sh tests/integration/stdio.sh tests/integration/blk.sh tests/integration/console.sh \
 	tests/integration/oneshot.sh tests/integration/stock-kernel.sh tests/integration/warm.sh \
-	tests/integration/snapshot.sh tests/integration/ownership.sh tests/integration/kernel.sh \
+	tests/integration/snapshot.sh tests/integration/ownership.sh tests/integration/kernel.sh tests/integration/net.sh \
 	tests/integration/pjdfstest.sh; do
 	[ -x "$t" ] || continue
 	echo "# --- $t"

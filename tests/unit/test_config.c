@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 
 #include "boot/cmdline.h"
 #include "vm/config.h"
@@ -353,6 +354,87 @@ static void saved_ownership(void **state)
 	}
 }
 
+/* --net: each kind, its options, and what it refuses, in one line naming the flag. */
+static void net_specs(void **state)
+{
+	struct ember_net n;
+	struct ember_err err = { "" };
+	char spec[128], back[128];
+
+	(void)state;
+	snprintf(spec, sizeof(spec), "tap=tap7,mac=02:00:00:aa:bb:cc");
+	assert_int_equal(config_parse_net(spec, &n, &err), 0);
+	assert_int_equal(n.kind, EMBER_NET_TAP);
+	assert_string_equal(n.ifname, "tap7");
+	assert_true(n.has_mac);
+	assert_int_equal(n.mac[0], 0x02);
+	assert_int_equal(n.mac[5], 0xcc);
+	snprintf(spec, sizeof(spec), "auto,host=10.1.2.1/28,guest=10.1.2.9");
+	assert_int_equal(config_parse_net(spec, &n, &err), 0);
+	assert_int_equal(n.kind, EMBER_NET_AUTO);
+	assert_int_equal(n.prefix, 28);
+	assert_int_equal(n.host_ip, htonl(0x0a010201));
+	assert_int_equal(n.guest_ip, htonl(0x0a010209));
+	/* What a snapshot stores reads back to the same network. */
+	assert_true(config_net_format(&n, back, sizeof(back)) > 0);
+	assert_string_equal(back, "auto,host=10.1.2.1/28,guest=10.1.2.9");
+	snprintf(spec, sizeof(spec), "bridge=br0");
+	assert_int_equal(config_parse_net(spec, &n, &err), 0);
+	assert_int_equal(n.kind, EMBER_NET_BRIDGE);
+	assert_true(config_net_format(&n, back, sizeof(back)) > 0);
+	assert_string_equal(back, "bridge=br0");
+	snprintf(spec, sizeof(spec), "user");
+	assert_int_equal(config_parse_net(spec, &n, &err), 0);
+	assert_int_equal(n.kind, EMBER_NET_USER);
+	assert_false(n.has_mac);
+	uint8_t mac[6];
+	config_net_default_mac(2, mac);
+	assert_int_equal(mac[0], 0x52);
+	assert_int_equal(mac[5], 0x58);
+
+	static const char *const bad[] = {
+		"", "auto=x", "tap", "tap=", "tap=a/b", "tap=0123456789abcdef", "bridge=", "user,host=1.2.3.4/8",
+		"user,guest=1.2.3.4", "tap=t,mac=01:00:5e:00:00:01", "tap=t,mac=52:54:00:12:34", "auto,mtu=9000",
+		"auto,host=10.0.0.0/24", "auto,host=10.0.0.1/31", "auto,host=10.0.0.1/24,guest=10.0.1.2",
+		"auto,host=10.0.0.1/24,guest=10.0.0.1", "auto,host=10.0.0.1/24,guest=10.0.0.255", "auto,guest=10.0.0.2",
+		"auto,host=300.0.0.1/24", "sock=/tmp/x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(spec, sizeof(spec), "%s", bad[i]);
+		err.msg[0] = '\0';
+		if (config_parse_net(spec, &n, &err) == 0)
+			fail_msg("accepted --net %s", bad[i]);
+		assert_non_null(strstr(err.msg, "--net "));
+		assert_null(strchr(err.msg, '\n'));
+	}
+}
+
+/* A snapshot keeps its networks: the restored VM asks for the same back ends. */
+static void saved_networks(void **state)
+{
+	struct ember_config a, b;
+	struct ember_err err = { "" };
+	char text[4096], spec0[64] = "user", spec1[64] = "tap=tap3,mac=02:00:00:00:00:07";
+
+	(void)state;
+	config_defaults(&a);
+	assert_int_equal(config_parse_net(spec0, &a.nets[0], &err), 0);
+	assert_int_equal(config_parse_net(spec1, &a.nets[1], &err), 0);
+	a.nr_nets = 2;
+	assert_int_equal(config_save(&a, text, sizeof(text), &err), 0);
+	assert_non_null(strstr(text, "net\tuser\nnet\ttap=tap3,mac=02:00:00:00:00:07\n"));
+	config_defaults(&b);
+	assert_int_equal(config_load(&b, text, &err), 0);
+	assert_int_equal(b.nr_nets, 2);
+	assert_int_equal(b.nets[0].kind, EMBER_NET_USER);
+	assert_int_equal(b.nets[1].kind, EMBER_NET_TAP);
+	assert_string_equal(b.nets[1].ifname, "tap3");
+	assert_int_equal(b.nets[1].mac[5], 7);
+	char damaged[] = "mem\t268435456\nnet\ttap=\n";
+	config_defaults(&b);
+	assert_int_not_equal(config_load(&b, damaged, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,7 +442,8 @@ int main(void)
 		cmocka_unit_test(uint_parsing),   cmocka_unit_test(validation),
 		cmocka_unit_test(cmdline_words),  cmocka_unit_test(saved_configuration),
 		cmocka_unit_test(share_ownership_option), cmocka_unit_test(rootfs_ownership),
-		cmocka_unit_test(saved_ownership),
+		cmocka_unit_test(saved_ownership), cmocka_unit_test(net_specs),
+		cmocka_unit_test(saved_networks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
