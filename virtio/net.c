@@ -15,9 +15,10 @@
  * that cannot be a frame is dropped and returned (a driver's mistake in
  * one chain costs that frame, not the device): only a malformed ring, which
  * virtq_pop reports, means NEEDS_RESET.  A back end that cannot take a
- * frame now (-EAGAIN: a tap's queue is full) loses it, as a wire would;
- * passt's socket blocks instead, and the thread waits with dev->lock held
- * (a vCPU touching this device's registers meanwhile waits too).
+ * frame now (-EAGAIN: a tap's queue or passt's socket is full) loses it, as
+ * a wire would; passt's back end waits (up to 1 s) only to finish a frame
+ * it began, with dev->lock held (a vCPU touching this device's registers
+ * meanwhile waits too).
  *
  * rx: the back end is read only while the device can deliver: one frame
  * at a time into rx_buf, then into the guest's buffers.  When the guest
@@ -368,7 +369,7 @@ static void net_rx_push_taken(struct virtio_net *n, unsigned nr, bool empty)
  * all.
  *
  * When the ring runs dry midway, nothing was returned: the chains taken so
- * far are given back by rewinding last_avail, and the frame waits.  That
+ * far are given back (virtq_rewind), and the frame waits.  That
  * is safe because nothing was pushed meanwhile, and a buffer is the
  * device's from when it is made available until it is used (virtio 1.2
  * §2.7), so the bytes already written there are invisible to the driver; and with EVENT_IDX the failed virtq_pop left avail_event at
@@ -377,7 +378,7 @@ static void net_rx_push_taken(struct virtio_net *n, unsigned nr, bool empty)
 static enum net_rx net_rx_merge(struct virtio_net *n, bool *pushed)
 {
 	struct virtq *q = &n->dev.vq[VIRTIO_NET_RXQ];
-	uint16_t start = q->last_avail;
+	uint16_t mark = q->last_avail;
 	const char *why = NULL;
 	unsigned nr = 0;
 	size_t off = 0;
@@ -385,7 +386,7 @@ static enum net_rx net_rx_merge(struct virtio_net *n, bool *pushed)
 	while (off < n->rx_len) {
 		if (nr == q->size) {
 			/* The whole ring cannot hold it: no later buffer would either. */
-			q->last_avail = start;
+			virtq_rewind(q, mark);
 			net_rx_drop(n);
 			return NET_RX_DONE;
 		}
@@ -394,7 +395,7 @@ static enum net_rx net_rx_merge(struct virtio_net *n, bool *pushed)
 		if (got < 0)
 			return net_rx_broken(n, why);
 		if (got == 0) {
-			q->last_avail = start;
+			virtq_rewind(q, mark);
 			return NET_RX_WAIT;
 		}
 		n->rx_head[nr] = c->head;

@@ -203,3 +203,8 @@ size_t virtq_chain_write(const struct virtq_chain *c, uint64_t offset, const voi
 {
 	return chain_copy(c, true, offset, (uint8_t *)src, len, true);
 }
+
+void virtq_rewind(struct virtq *q, uint16_t mark)
+{
+	q->last_avail = mark;
+}

@@ -81,6 +81,14 @@ void virtq_reset(struct virtq *q);
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *chain, const char **why);
 
+/*
+ * Gives back every chain popped since q->last_avail was `mark`, none of
+ * them pushed yet: they are the device's until used (virtio 1.2 §2.7), so
+ * taking them again later is invisible to the driver.  For a device that
+ * needs several chains for one request and finds the ring short midway.
+ */
+void virtq_rewind(struct virtq *q, uint16_t mark);
+
 /* Returns a chain to the driver with `written` bytes written into it. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
 
