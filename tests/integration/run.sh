@@ -16,7 +16,7 @@ total_pass=0 total_fail=0
 for t in tests/integration/core.sh tests/integration/stdio.sh tests/integration/blk.sh tests/integration/console.sh \
 	tests/integration/oneshot.sh tests/integration/stock-kernel.sh tests/integration/warm.sh \
 	tests/integration/snapshot.sh tests/integration/ownership.sh tests/integration/kernel.sh tests/integration/net.sh \
-	tests/integration/pjdfstest.sh; do
+	tests/integration/vsock.sh tests/integration/pjdfstest.sh; do
 	[ -x "$t" ] || continue
 	echo "# --- $t"
 	out=$("$t" 2>&1)
