@@ -20,6 +20,12 @@
 #   stdio.sh  `ember run -i`'s stdin and stdout streams: MiB/s each way
 #             (dd through cat in a Linux guest) and ember's CPU per MiB,
 #             by thread (ember only: QEMU has no such streams)
+#   net.sh    networking: guest <-> host TCP (busybox nc, both directions)
+#             over --net auto and --net user, in a network namespace of its
+#             own: guest MiB/s, host CPU per MiB (and per GiB) of ember by
+#             thread, of passt and of the host's nc; ember's share of it.
+#             On kvm_pvm hosts the guest kernel's own speed bounds the
+#             figures (ember only: QEMU cannot boot Linux there)
 #   run.sh    one-shot run: `ember run --cold -- true`, wall and CPU time
 #   warm.sh   warm start: cold vs first (saving) vs warm `ember run -- true`,
 #             restore time, snapshot sizes (256 MiB, 1 GiB), sparse vs LZ4
@@ -44,6 +50,11 @@
 #   BENCH_STDIO=1          0 skips the stdio streams section
 #   BENCH_STDIO_MIB=64     MiB through stdin, then through stdout
 #   BENCH_STDIO_TIMEOUT=1200  seconds before the stdio boot is killed
+#   BENCH_NET=1            0 skips the network section (it needs root: n/a without)
+#   BENCH_NET_MIB=4        MiB host -> guest, then guest -> host, per --net kind
+#                          (kvm_pvm host: ~0.1 and ~0.04 MiB/s: the section
+#                          takes ~7 minutes, two Linux boots included)
+#   BENCH_NET_TIMEOUT=900  seconds before one --net kind's boot is killed
 #   BENCH_RUN=1            0 skips the one-shot run section
 #   BENCH_RUN_RUNS=3       one-shot runs per VMM (each a Linux boot)
 #   BENCH_WARM=1           0 skips the warm-start section
@@ -111,6 +122,7 @@ ulimit -c 0
 . scripts/bench/linux.sh
 . scripts/bench/blk.sh
 . scripts/bench/stdio.sh # after blk.sh: uses its thread snapshots
+. scripts/bench/net.sh   # after blk.sh and stdio.sh: uses their snapshots
 . scripts/bench/run.sh
 . scripts/bench/warm.sh
 
@@ -145,6 +157,7 @@ bench_size
 bench_linux
 bench_blk
 bench_stdio
+bench_net
 bench_run
 bench_warm
 exit 0

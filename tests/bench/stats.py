@@ -14,6 +14,7 @@ made prints "n/a"; this program never fails on missing or odd samples.
     stats.py blk DIR --mib-4k N ...   block I/O
     stats.py run DIR                  one-shot run
     stats.py stdio DIR --mib N ...    stdio stream throughput
+    stats.py net DIR --mib N ...      guest <-> host TCP throughput
 
 What each section writes into DIR is described at its report_* function.
 """
@@ -38,6 +39,13 @@ STDIO_PHASES = (
     ("g2h", "guest -> host (stdout)"),
 )
 STDIO_CLASSES = ("vcpu", "ports", "main", "other")
+NET_KINDS = (("auto", "auto (tap)"), ("user", "user (passt)"))
+NET_PHASES = (
+    ("dl", "host -> guest"),
+    ("ul", "guest -> host"),
+)
+# ember's thread classes in net.sh's snapshots; "rest" is every other one.
+NET_CLASSES = ("net", "vcpu", "main")
 
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 _INTEGER = re.compile(r"[0-9]+")
@@ -624,6 +632,159 @@ def report_stdio(d, mib, clk_tck):
     return out + notes(d, "stdio") + [""]
 
 
+# ---- network -------------------------------------------------------------------
+
+
+def nrow(label, *cols):
+    """A row of the network CPU table: the label and seven figures."""
+    return "  %-22s %-9s %-9s %-9s %-7s %-7s %-7s %s" % ((label,) + cols)
+
+
+def net_bytes(path):
+    """DIR/net.KIND.bytes: "PHASE N" per phase: dl the growth of the guest's
+    eth0 rx_bytes (frames, headers included; written only when the host's
+    nc sent everything and exited with 0), ul the bytes the host's nc
+    received.  Returns {phase: N or None}."""
+    out = {}
+    for line in text_lines(read_text(path)):
+        w = line.split()
+        if len(w) == 2:
+            out.setdefault(w[0], integer(w[1]))
+    return out
+
+
+def net_arrived(phase, got, mib):
+    """Did all of a phase's mib MiB arrive?  dl: at least mib MiB of frames
+    (their headers make it more); ul: exactly mib MiB of data."""
+    if got is None:
+        return False
+    return got >= mib << 20 if phase == "dl" else got == mib << 20
+
+
+def net_bytes_note(d, kind, mib):
+    """Why phases of DIR/net.KIND.* the guest finished do not count for
+    their byte counts, or None."""
+    got = net_bytes(os.path.join(d, "net.%s.bytes" % kind))
+    ran = [w[0] for w in map(str.split, text_lines(read_text(os.path.join(d, "net.%s.phases" % kind)))) if w]
+    out = []
+    for p, label in NET_PHASES:
+        if p not in ran:
+            if got.get(p) is not None and p == "ul":
+                out.append("%s: %d bytes had arrived when it failed" % (label, got[p]))
+            continue
+        if net_arrived(p, got.get(p), mib):
+            continue
+        if got.get(p) is None:
+            out.append("%s: the bytes that arrived were not counted" % label)
+        elif p == "dl":
+            out.append("%s: the guest's eth0 received %d bytes, under %d" % (label, got[p], mib << 20))
+        else:
+            out.append("%s: %d bytes arrived, not %d" % (label, got[p], mib << 20))
+    return "; ".join(out) or None
+
+
+def net_figures(d, kind, mib, clk_tck):
+    """{phase: {key: text}} for one --net kind, from DIR/net.KIND.phases
+    ("PHASE T0 T1": the guest's uptime around its nc), .bytes (all mib MiB
+    must have arrived: net_arrived), .total (ember's /proc/PID/stat at each
+    marker) and .snap (per thread: ember's by class, passt's and the host
+    nc's).  Keys: mibs; ms per MiB of ember (the whole process), net, vcpu,
+    main, rest (ember's other threads), passt, peer (the host's nc); s per
+    GiB of ember (gib) and of ember + passt + peer (all_gib); ember's share
+    of that sum (share) and its threads' but the vCPUs' (own: net + main +
+    rest)."""
+    snaps = read_snapshots(os.path.join(d, "net.%s.snap" % kind), clk_tck)
+    totals = stdio_totals(os.path.join(d, "net.%s.total" % kind), clk_tck)
+    got = net_bytes(os.path.join(d, "net.%s.bytes" % kind))
+    keys = ("mibs", "ember", "net", "vcpu", "main", "rest", "passt", "peer", "gib", "all_gib", "share", "own")
+    out = {}
+    for line in text_lines(read_text(os.path.join(d, "net.%s.phases" % kind))):
+        w = line.split()
+        if len(w) < 3 or w[0] not in dict(NET_PHASES) or w[0] in out or not net_arrived(w[0], got.get(w[0]), mib):
+            continue
+        name, t0, t1 = w[0], number(w[1]), number(w[2])
+        fig = {k: NA for k in keys}
+        if t0 is not None and t1 is not None and t1 - t0 > 0:
+            fig["mibs"] = "%.3f" % (mib / (t1 - t0))
+        out[name] = fig
+        start, end = snaps.get((name, "start")), snaps.get((name, "end"))
+        if not start or not end:
+            continue
+        ns = {c: class_delta_ns(start, end, c) for c in NET_CLASSES + ("passt", "peer")}
+        classes = {c for c, _ in end.values()} - set(NET_CLASSES) - {"passt", "peer"}
+        ns["rest"] = sum(class_delta_ns(start, end, c) for c in classes)
+        for c in ns:
+            fig[c] = "%.1f" % (ns[c] / 1e6 / mib)
+        if kind != "user":
+            fig["passt"] = "-"
+        a, b = totals.get((name, "start")), totals.get((name, "end"))
+        if a is not None and b is not None and b >= a:
+            whole = (b - a) + ns["passt"] + ns["peer"]
+            fig["ember"] = "%.1f" % ((b - a) / 1e6 / mib)
+            fig["gib"] = "%.1f" % ((b - a) / 1e9 / mib * 1024)
+            fig["all_gib"] = "%.1f" % (whole / 1e9 / mib * 1024)
+            if whole > 0:
+                fig["share"] = "%.1f%%" % (100 * (b - a) / whole)
+                fig["own"] = "%.1f%%" % (100 * (ns["net"] + ns["main"] + ns["rest"]) / whole)
+    return out
+
+
+def net_ready(path):
+    """DIR/net.KIND.ready: "START FIRST", the host's clock (s) at ember's
+    start and at the guest's first marker.  Returns FIRST - START as text,
+    "n/a" if missing."""
+    w = read_text(path).split()
+    a, b = (number(x.replace(",", ".")) for x in (w + ["", ""])[:2])
+    return "%.1f" % (b - a) if a is not None and b is not None and b >= a else NA
+
+
+def report_net(d, mib, clk_tck):
+    """The network tables and notes (see net_figures; the reasons are in
+    DIR/net.KIND.why)."""
+    figs = {k: net_figures(d, k, mib, clk_tck) for k, _ in NET_KINDS}
+
+    def fig(kind, phase, key):
+        return figs[kind].get(phase, {}).get(key, NA)
+
+    out = ["", row("guest throughput, MiB/s (%d MiB)" % mib, *[label for _, label in NET_KINDS])]
+    for p, label in NET_PHASES:
+        out.append(row("  " + label, *[fig(k, p, "mibs") for k, _ in NET_KINDS]))
+    out.append(row("ember start -> first phase, s", *[net_ready(os.path.join(d, "net.%s.ready" % k))
+                                                      for k, _ in NET_KINDS]))
+    out += ["", nrow("host CPU, ms per MiB", "ember", "ember-net", "vCPU", "main", "rest", "passt", "host nc")]
+    for k, _ in NET_KINDS:
+        for p, label in NET_PHASES:
+            out.append(nrow("  %s, %s" % (k, label),
+                            *[fig(k, p, key) for key in ("ember", "net", "vcpu", "main", "rest", "passt", "peer")]))
+    out += ["", nrow("host CPU per GiB, s", "ember", "all", "ember %", "own %", "", "", "").rstrip()]
+    for k, _ in NET_KINDS:
+        for p, label in NET_PHASES:
+            out.append(nrow("  %s, %s" % (k, label),
+                            *[fig(k, p, key) for key in ("gib", "all_gib", "share", "own")], "", "", "").rstrip())
+    out += [
+        "  (host CPU between the phase's markers: ember = utime+stime of the whole process from",
+        "   /proc/PID/stat, clock ticks of 1/%d s; by thread from /proc/PID/task/*/schedstat:" % clk_tck,
+        "   ember-net = the virtio-net device thread, vCPU = the guest's own code (and ember's handling",
+        "   of its exits), main = the event loop, rest = ember's other threads; passt = the user-mode",
+        "   back end's process, host nc = the host end of the connection.  Per GiB: ms per MiB",
+        "   extrapolated; all = ember + passt + host nc; ember % = ember's share of all, own % = that",
+        "   of ember's threads but its vCPUs (ember-net + main + rest): what ember itself spends)",
+    ]
+    for k, _ in NET_KINDS:
+        if "inferred" in text_lines(read_text(os.path.join(d, "net.%s.threads" % k))):
+            out.append("  note: %s: ember's threads had no names (all \"ember\"): ember-net and vCPU told apart"
+                       % k)
+            out.append("        by creation order (net.sh, net_classes)")
+    for k, _ in NET_KINDS:
+        why = net_bytes_note(d, k, mib)
+        if why is not None:
+            out.append("  note: %s: %s" % (k, why))
+        why = note_text(os.path.join(d, "net.%s.why" % k))
+        if why is not None:
+            out.append("  note: %s: %s" % (k, why))
+    return out + [""]
+
+
 # ---- command line --------------------------------------------------------------
 
 
@@ -665,6 +826,10 @@ def main(argv=None):
     st.add_argument("dir")
     st.add_argument("--mib", type=positive, required=True)
     st.add_argument("--clk-tck", type=positive, default=100)
+    n = sp.add_parser("net", help="guest <-> host TCP throughput")
+    n.add_argument("dir")
+    n.add_argument("--mib", type=positive, required=True)
+    n.add_argument("--clk-tck", type=positive, default=100)
     a = ap.parse_args(argv)
 
     if a.cmd == "tiny":
@@ -677,6 +842,8 @@ def main(argv=None):
         lines = report_blk(a.dir, a.mib_4k, a.mib_64k, a.clk_tck)
     elif a.cmd == "stdio":
         lines = report_stdio(a.dir, a.mib, a.clk_tck)
+    elif a.cmd == "net":
+        lines = report_net(a.dir, a.mib, a.clk_tck)
     elif a.cmd == "warm":
         lines = report_warm(a.dir)
     else:

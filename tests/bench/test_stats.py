@@ -411,11 +411,118 @@ class Stdio(TempDir):
         self.assertEqual(stats.stdio_bytes_note(self.dir, 1), "guest -> host: ember's stdout was not counted")
 
 
+class Net(TempDir):
+    def test_tables(self):
+        # 8 MiB each way.  auto: dl 32 s on the guest's clock, 400 ticks of
+        # ember (4000 ms); threads: ember-net 80 ms, vCPU 3600 ms, main 8 ms,
+        # ports 16 ms + a thread new at "end" with 8 ms (rest), the host nc
+        # 40 ms.  ul: 16 s; the vCPU thread from stat ticks (no schedstat).
+        self.write("net.auto.phases", "dl 100.00 132.00\nul 140.00 156.00\n")
+        self.write("net.auto.bytes", "dl 8700000\nul 8388608\n")
+        self.write("net.auto.total", "dl start 1000 200\ndl end 1200 400\nul start 1200 400\nul end 1300 460\n")
+        self.write("net.auto.snap", "".join([
+            "dl start 10 main ns 1000000\ndl start 11 vcpu ns 9000000000\ndl start 12 net ns 20000000\n",
+            "dl start 13 ports ns 4000000\ndl start 50 peer ns 1000000\n",
+            "dl end 10 main ns 9000000\ndl end 11 vcpu ns 12600000000\ndl end 12 net ns 100000000\n",
+            "dl end 13 ports ns 20000000\ndl end 14 other ns 8000000\ndl end 50 peer ns 41000000\n",
+            "ul start 11 vcpu ticks 100 100\nul start 12 net ns 100000000\nul start 51 peer ns 0\n",
+            "ul end 11 vcpu ticks 150 190\nul end 12 net ns 180000000\nul end 51 peer ns 80000000\n",
+        ]))
+        self.write("net.auto.ready", "1000.5 1061.25\n")
+        self.write("net.auto.threads", "10 ember main\n12 ember net\n11 ember vcpu\ninferred\n")
+        # user: dl's nc failed (no phase line); ul failed after 1000 bytes.
+        self.write("net.user.bytes", "dl 0\nul 1000\n")
+        self.write("net.user.why", "dl failed: nc exit 1: nc: can't connect to remote host\n")
+        self.write("net.user.ready", "2000,0 2003,5\n")
+        self.write("net.user.threads", "20 ember main\n21 ember-net net\n22 ember-vcpu0 vcpu\n")
+        out = stats.report_net(self.dir, 8, 100)
+        self.assertEqual(out[0], "")
+        self.assertEqual(out[1], stats.row("guest throughput, MiB/s (8 MiB)", "auto (tap)", "user (passt)"))
+        self.assertEqual(out[2], stats.row("  host -> guest", "0.250", "n/a"))
+        self.assertEqual(out[3], stats.row("  guest -> host", "0.500", "n/a"))
+        self.assertEqual(out[4], stats.row("ember start -> first phase, s", "60.8", "3.5"))
+        self.assertEqual(out[5], "")
+        self.assertEqual(out[6], stats.nrow("host CPU, ms per MiB", "ember", "ember-net", "vCPU", "main", "rest",
+                                            "passt", "host nc"))
+        # dl: 4000 ms / 8 MiB; rest = ports 16 ms + the new thread's 8 ms.
+        self.assertEqual(out[7], stats.nrow("  auto, host -> guest", "500.0", "10.0", "450.0", "1.0", "3.0",
+                                            "-", "5.0"))
+        # ul: 160 ticks = 1600 ms; vCPU 140 ticks = 1400 ms; net 80 ms; the
+        # host nc 80 ms; no main thread in both snapshots.
+        self.assertEqual(out[8], stats.nrow("  auto, guest -> host", "200.0", "10.0", "175.0", "0.0", "0.0",
+                                            "-", "10.0"))
+        self.assertEqual(out[9], stats.nrow("  user, host -> guest", *["n/a"] * 7))
+        self.assertEqual(out[10], stats.nrow("  user, guest -> host", *["n/a"] * 7))
+        self.assertEqual(out[11], "")
+        self.assertEqual(out[12], stats.nrow("host CPU per GiB, s", "ember", "all", "ember %", "own %",
+                                             "", "", "").rstrip())
+        # dl: 500 ms per MiB = 512 s per GiB; all = 4040 ms; own = 80 + 8 + 24 ms.
+        self.assertEqual(out[13], stats.nrow("  auto, host -> guest", "512.0", "517.1", "99.0%", "2.8%",
+                                             "", "", "").rstrip())
+        self.assertEqual(out[14], stats.nrow("  auto, guest -> host", "204.8", "215.0", "95.2%", "4.8%",
+                                             "", "", "").rstrip())
+        self.assertEqual(out[15], stats.nrow("  user, host -> guest", *["n/a"] * 4 + [""] * 3).rstrip())
+        self.assertIn("clock ticks of 1/100 s", out[18])
+        # The notes: auto's threads were named by creation order, user's by
+        # name; then each kind's counts and first failure.
+        self.assertEqual(out[-5], '  note: auto: ember\'s threads had no names (all "ember"): ember-net and vCPU '
+                                  'told apart')
+        self.assertEqual(out[-4], "        by creation order (net.sh, net_classes)")
+        self.assertEqual(out[-3], "  note: user: guest -> host: 1000 bytes had arrived when it failed")
+        self.assertEqual(out[-2], "  note: user: dl failed: nc exit 1: nc: can't connect to remote host")
+        self.assertEqual(out[-1], "")
+
+    def test_passt_and_missing_count(self):
+        # user: passt's CPU counts in "all"; dl's count never came (ember
+        # killed after the end marker): no figures, and a note.
+        self.write("net.user.phases", "dl 0.0 16.0\nul 20.0 36.0\n")
+        self.write("net.user.bytes", "ul 16777216\n")
+        self.write("net.user.total", "ul start 0 0\nul end 300 100\n")
+        self.write("net.user.snap", "ul start 11 vcpu ns 0\nul start 20 passt ns 0\nul start 30 peer ns 0\n"
+                                    "ul end 11 vcpu ns 3000000000\nul end 20 passt ns 800000000\n"
+                                    "ul end 30 peer ns 200000000\n")
+        out = stats.report_net(self.dir, 16, 100)
+        self.assertEqual(out[2], stats.row("  host -> guest", "n/a", "n/a"))
+        self.assertEqual(out[3], stats.row("  guest -> host", "n/a", "1.000"))
+        self.assertEqual(out[4], stats.row("ember start -> first phase, s", "n/a", "n/a"))
+        # 4000 ms / 16 MiB; ember 4000 of 5000 ms, none of it outside the vCPU.
+        self.assertEqual(out[10], stats.nrow("  user, guest -> host", "250.0", "0.0", "187.5", "0.0", "0.0",
+                                             "50.0", "12.5"))
+        self.assertEqual(out[16], stats.nrow("  user, guest -> host", "256.0", "320.0", "80.0%", "0.0%",
+                                             "", "", "").rstrip())
+        self.assertEqual(out[-2], "  note: user: host -> guest: the bytes that arrived were not counted")
+        self.assertFalse(any("no names" in line for line in out))
+
+    def test_arrived(self):
+        # dl: eth0's frames, at least the data; ul: the data, exactly.
+        self.assertTrue(stats.net_arrived("dl", 8 << 20, 8))
+        self.assertTrue(stats.net_arrived("dl", (8 << 20) + 300000, 8))
+        self.assertFalse(stats.net_arrived("dl", (8 << 20) - 1, 8))
+        self.assertTrue(stats.net_arrived("ul", 8 << 20, 8))
+        self.assertFalse(stats.net_arrived("ul", (8 << 20) + 1, 8))
+        self.assertFalse(stats.net_arrived("ul", None, 8))
+        self.write("net.auto.phases", "dl 1 2\nul 3 4\n")
+        self.write("net.auto.bytes", "dl 1000\nul 8388609\n")
+        self.assertEqual(stats.net_bytes_note(self.dir, "auto", 8),
+                         "host -> guest: the guest's eth0 received 1000 bytes, under 8388608; "
+                         "guest -> host: 8388609 bytes arrived, not 8388608")
+        self.assertIsNone(stats.net_bytes_note(self.dir, "user", 8))
+
+    def test_not_run(self):
+        self.write("net.user.why", "passt not found (make deps installs it)\n")
+        out = stats.report_net(self.dir, 8, 100)
+        self.assertEqual(out[2], stats.row("  host -> guest", "n/a", "n/a"))
+        self.assertEqual(out[7], stats.nrow("  auto, host -> guest", *["n/a"] * 7))
+        self.assertEqual(out[-2], "  note: user: passt not found (make deps installs it)")
+        self.assertEqual(out[-1], "")
+
+
 class CommandLine(TempDir):
     def test_main_runs_each_report(self):
         for argv in (["tiny", self.dir], ["run", self.dir],
                      ["blk", self.dir, "--mib-4k", "4", "--mib-64k", "16", "--clk-tck", "100"],
                      ["stdio", self.dir, "--mib", "64", "--clk-tck", "100"],
+                     ["net", self.dir, "--mib", "8", "--clk-tck", "100"],
                      ["linux", "--line=", "--stderr", os.path.join(self.dir, "e"), "--timeout", "600"],
                      ["size", "--qemu", "q"]):
             buf = io.StringIO()

@@ -30,7 +30,7 @@ head -c $((64 << 20)) /dev/urandom >"$out/www/big"
 big_sum=$(sha256sum <"$out/www/big" | cut -d' ' -f1)
 busybox httpd -f -p 8080 -h "$out/www" &
 httpd=$!
-trap 'kill $httpd 2>/dev/null; rm -rf "$out"' EXIT
+trap 'kill $httpd ${httpd2:-} 2>/dev/null; rm -rf "$out"' EXIT
 
 # --- bad input: one line, exit 125, nothing left behind
 for spec in bogus "tap=" "auto,mac=01:00:5e:00:00:01" "auto,host=10.0.0.1/24,guest=10.1.0.2" "user,host=1.2.3.4/8"; do
