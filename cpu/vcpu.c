@@ -156,6 +156,14 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/*
+	 * Named so that top, perf and the benchmarks can tell the threads
+	 * apart; by the thread itself (prctl), as naming another thread writes
+	 * /proc/self/task/TID/comm, which Landlock (vm/sandbox.h) refuses.
+	 */
+	char name[16];
+	snprintf(name, sizeof(name), "ember-vcpu%u", vcpu->kvm.id);
+	pthread_setname_np(pthread_self(), name);
 
 	while (!machine_stopping(vcpu->machine)) {
 		if (load(&vcpu->pause_requested)) {
@@ -201,10 +209,6 @@ int vcpu_start(struct vcpu *vcpu, struct ember_err *err)
 	if (rc)
 		return ember_fail(err, rc, "starting vCPU %u thread: %s", vcpu->kvm.id, strerror(rc));
 	vcpu->thread_started = true;
-	/* Named so that top, perf and the benchmarks can tell the threads apart. */
-	char name[16];
-	snprintf(name, sizeof(name), "ember-vcpu%u", vcpu->kvm.id);
-	pthread_setname_np(vcpu->thread, name);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -93,6 +94,11 @@ static void *worker_thread(void *opaque)
 	struct virtio_device *dev = w->dev;
 	struct worker_fds f;
 
+	/*
+	 * Named by the thread itself (prctl): naming another thread writes
+	 * /proc/self/task/TID/comm, which Landlock (vm/sandbox.h) refuses.
+	 */
+	pthread_setname_np(pthread_self(), w->name);
 	while (!atomic_load(&w->stopping)) {
 		collect_fds(w, &f); /* again each time: an extra fd may have been switched off */
 		if (poll(f.pfd, f.nr, -1) < 0) {
@@ -148,6 +154,7 @@ int virtio_worker_start(struct virtio_worker *w, const char *thread_name, struct
 {
 	sigset_t all, old;
 
+	snprintf(w->name, sizeof(w->name), "%s", thread_name);
 	/* Signals are for the main and vCPU threads: the worker takes none. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -157,7 +164,6 @@ int virtio_worker_start(struct virtio_worker *w, const char *thread_name, struct
 		return ember_fail(err, rc, "%s %s: cannot start its I/O thread: %s", w->flag, w->subject,
 				  strerror(rc));
 	w->started = true;
-	pthread_setname_np(w->thread, thread_name);
 	return 0;
 }
 

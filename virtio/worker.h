@@ -58,6 +58,7 @@ struct virtio_worker {
 	unsigned nr_extra;
 	atomic_bool stopping;
 	pthread_t thread;
+	char name[16];           /* the thread's name ("ember-blk"), set by the thread itself */
 	bool started;
 };
 

@@ -157,6 +157,9 @@ int sandbox_apply(const unsigned long *extra_ioctls, unsigned nr_extra, struct e
 					       real_fd(at_calls[i].dirfd_args[1]) };
 		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, at_calls[i].nr, at_calls[i].n, cmp);
 	}
+	/* A thread naming itself (virtio/worker.c, cpu/vcpu.c) as it starts, perhaps after the filter landed. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
 	for (size_t i = 0; !rc && i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				      SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
