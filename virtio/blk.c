@@ -77,34 +77,6 @@ static uint8_t blk_zeroes[BLK_ZERO_CHUNK]; /* read-only source for the zero-writ
 
 /* ---- one request ---------------------------------------------------------- */
 
-/*
- * Points blk->iov at `len` bytes of the chain's readable (or writable)
- * part, starting `skip` bytes into it.  Returns the number of iovecs;
- * at most c->n, which is at most VIRTQ_MAX_SIZE.
- */
-static unsigned blk_map_iov(struct virtio_blk *blk, const struct virtq_chain *c, bool writable,
-			    uint64_t skip, uint64_t len)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < c->n && len; i++) {
-		const struct virtq_buf *b = &c->buf[i];
-		if (b->device_writes != writable)
-			continue;
-		if (skip >= b->len) {
-			skip -= b->len;
-			continue;
-		}
-		uint64_t take = b->len - skip;
-		if (take > len)
-			take = len;
-		blk->iov[n++] = (struct iovec){ b->host + skip, (size_t)take };
-		len -= take;
-		skip = 0;
-	}
-	return n;
-}
-
 /* preadv/pwritev until every byte moved: short transfers and EINTR are retried. */
 static int blk_transfer(int fd, struct iovec *iov, unsigned n, off_t off, bool write,
 			size_t *done)
@@ -152,7 +124,7 @@ static uint8_t blk_read_write(struct virtio_blk *blk, const struct virtq_chain *
 	if (!blk_in_range(blk, h->sector, len / VIRTIO_BLK_SECTOR_SIZE))
 		return VIRTIO_BLK_S_IOERR;
 
-	unsigned n = blk_map_iov(blk, c, !write, write ? sizeof(*h) : 0, len);
+	unsigned n = virtq_chain_iov(c, !write, write ? sizeof(*h) : 0, len, blk->iov);
 	size_t done = 0;
 	int rc = blk_transfer(blk->fd, blk->iov, n, (off_t)(h->sector * VIRTIO_BLK_SECTOR_SIZE), write,
 			      &done);

@@ -142,23 +142,12 @@ static bool net_tx_hdr_ok(const struct virtio_device *dev, struct virtio_net_hdr
 			  VIRTIO_NET_F_HOST_ECN);
 }
 
-/* tx_iov: the checked header copy, then the chain's bytes after the guest's header. */
+/* tx_iov: the checked header copy, then the chain's bytes after the guest's header (no copy). */
 static unsigned net_tx_map(struct virtio_net *n, const struct virtq_chain *c)
 {
-	uint64_t skip = VIRTIO_NET_HDR_SIZE;
-	unsigned nr = 0;
-
-	n->tx_iov[nr++] = (struct iovec){ &n->tx_hdr, VIRTIO_NET_HDR_SIZE };
-	for (unsigned i = 0; i < c->n; i++) {
-		const struct virtq_buf *b = &c->buf[i];
-		if (skip >= b->len) {
-			skip -= b->len;
-			continue;
-		}
-		n->tx_iov[nr++] = (struct iovec){ b->host + skip, (size_t)(b->len - skip) };
-		skip = 0;
-	}
-	return nr;
+	n->tx_iov[0] = (struct iovec){ &n->tx_hdr, VIRTIO_NET_HDR_SIZE };
+	return 1 + virtq_chain_iov(c, false, VIRTIO_NET_HDR_SIZE, c->readable - VIRTIO_NET_HDR_SIZE,
+				   n->tx_iov + 1);
 }
 
 /* One chain: the frame goes to the back end, or is counted as dropped. */

@@ -208,3 +208,26 @@ void virtq_rewind(struct virtq *q, uint16_t mark)
 {
 	q->last_avail = mark;
 }
+
+unsigned virtq_chain_iov(const struct virtq_chain *c, bool writable, uint64_t skip, uint64_t len,
+			 struct iovec *iov)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->n && len; i++) {
+		const struct virtq_buf *b = &c->buf[i];
+		if (b->device_writes != writable)
+			continue;
+		if (skip >= b->len) {
+			skip -= b->len;
+			continue;
+		}
+		uint64_t take = b->len - skip;
+		if (take > len)
+			take = len;
+		iov[n++] = (struct iovec){ b->host + skip, (size_t)take };
+		len -= take;
+		skip = 0;
+	}
+	return n;
+}

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "vm/memory.h"
 
@@ -99,5 +100,14 @@ bool virtq_should_notify(struct virtq *q);
  * starting `offset` bytes into that part.  Return bytes copied. */
 size_t virtq_chain_read(const struct virtq_chain *c, uint64_t offset, void *dst, size_t len);
 size_t virtq_chain_write(const struct virtq_chain *c, uint64_t offset, const void *src, size_t len);
+
+/*
+ * Points iov at up to `len` bytes of the chain's device-readable part (or,
+ * with `writable`, its device-writable part), starting `skip` bytes into
+ * it, for preadv/writev on guest memory without a copy.  Returns the
+ * number of iovecs filled: at most c->n, so VIRTQ_MAX_SIZE entries suffice.
+ */
+unsigned virtq_chain_iov(const struct virtq_chain *c, bool writable, uint64_t skip, uint64_t len,
+			 struct iovec *iov);
 
 #endif

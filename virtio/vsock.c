@@ -579,30 +579,6 @@ static void conn_host_done(struct virtio_vsock *vs, struct conn *c)
 	}
 }
 
-/* Points vs->iov at up to len bytes of the chain's readable or writable part after skip. */
-static unsigned chain_iov(struct virtio_vsock *vs, const struct virtq_chain *c, bool writable,
-			  uint64_t skip, uint64_t len)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < c->n && len; i++) {
-		const struct virtq_buf *b = &c->buf[i];
-		if (b->device_writes != writable)
-			continue;
-		if (skip >= b->len) {
-			skip -= b->len;
-			continue;
-		}
-		uint64_t take = b->len - skip;
-		if (take > len)
-			take = len;
-		vs->iov[n++] = (struct iovec){ b->host + skip, (size_t)take };
-		len -= take;
-		skip = 0;
-	}
-	return n;
-}
-
 /*
  * Reads c's host socket into chain as an RW packet, as much as the guest's
  * credit and the buffer allow.  End of file becomes a SHUTDOWN, an error an
@@ -624,7 +600,7 @@ static uint32_t emit_data(struct virtio_vsock *vs, struct conn *c, const struct 
 		return emit_ctl(vs, c, chain);
 	}
 
-	unsigned n = chain_iov(vs, chain, true, HDR, max);
+	unsigned n = virtq_chain_iov(chain, true, HDR, max, vs->iov);
 	ssize_t got;
 	do
 		got = readv(c->fd, vs->iov, (int)n);
@@ -826,7 +802,7 @@ static bool guest_rw(struct virtio_vsock *vs, struct conn *c, const struct virtq
 	}
 	uint32_t done = 0;
 	if (c->buf_len == 0 && len) {
-		unsigned n = chain_iov(vs, chain, false, HDR, len);
+		unsigned n = virtq_chain_iov(chain, false, HDR, len, vs->iov);
 		ssize_t w;
 		do
 			w = writev(c->fd, vs->iov, (int)n);
